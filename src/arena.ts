@@ -1,0 +1,166 @@
+/**
+ * Tensors as offsets into the one shared memory, handed out by a bump
+ * allocator.
+ *
+ * Every allocation starts on a 16-byte boundary and is followed by at least 16
+ * bytes of padding, so a kernel may load a whole f32x4 at the last element of
+ * any tensor (its masked tails rely on that). Typed-array views are created
+ * lazily and re-created when the memory has grown (growing detaches the old
+ * `ArrayBuffer`); they are never copies.
+ *
+ * @example
+ * ```ts
+ * import { arena } from "./arena.ts";
+ * const w = arena.f32([10, 1]);
+ * w.data.fill(0.5);
+ * ```
+ * @module
+ */
+import { memory, PAGE_BYTES } from "./memory.ts";
+
+/** Element types a tensor can hold. */
+export type DType = "f32" | "f64";
+
+const ALIGN = 16;
+const PAD = 16;
+/** Offsets below this are never handed out, so 0 can mean "no tensor" to a kernel. */
+const BASE = 1024;
+
+/** A typed, shaped region of the shared memory. */
+export class Tensor {
+  #view: Float32Array | Float64Array | null = null;
+
+  /** Creates a tensor over bytes `ptr ..` of the arena's memory; use {@link Arena.f32} instead. */
+  constructor(
+    /** The arena the tensor lives in. */
+    readonly arena: Arena,
+    /** Byte offset in the shared memory: the pointer a kernel receives. */
+    readonly ptr: number,
+    /** Row-major shape. */
+    readonly shape: readonly number[],
+    /** Element type. */
+    readonly dtype: DType,
+  ) {}
+
+  /** Number of elements. */
+  get size(): number {
+    return this.shape.reduce((a, b) => a * b, 1);
+  }
+
+  /** A live view of the elements (re-created if the memory has grown). */
+  get data(): Float32Array | Float64Array {
+    if (this.#view === null || this.#view.buffer !== memory.buffer) {
+      this.#view = this.dtype === "f32"
+        ? new Float32Array(memory.buffer, this.ptr, this.size)
+        : new Float64Array(memory.buffer, this.ptr, this.size);
+    }
+    return this.#view;
+  }
+
+  /** The elements as f32 (throws for an f64 tensor). */
+  get f32(): Float32Array {
+    if (this.dtype !== "f32") throw new TypeError("tensor is f64, not f32");
+    return this.data as Float32Array;
+  }
+
+  /** The elements as f64 (throws for an f32 tensor). */
+  get f64(): Float64Array {
+    if (this.dtype !== "f64") throw new TypeError("tensor is f32, not f64");
+    return this.data as Float64Array;
+  }
+
+  /**
+   * The same memory under another shape with no more elements, e.g. the first
+   * `n` rows of a `[maxN, C]` activation buffer.
+   */
+  view(shape: readonly number[]): Tensor {
+    const size = shape.reduce((a, b) => a * b, 1);
+    if (size > this.size) throw new RangeError(`view [${shape}] is larger than tensor [${this.shape}]`);
+    return new Tensor(this.arena, this.ptr, shape, this.dtype);
+  }
+
+  /**
+   * A tensor over part of this one: `shape`'s elements starting `offset`
+   * elements in (used to carve named parameters out of one flat buffer).
+   */
+  slice(offset: number, shape: readonly number[]): Tensor {
+    const size = shape.reduce((a, b) => a * b, 1);
+    if (!Number.isInteger(offset) || offset < 0 || offset + size > this.size) {
+      throw new RangeError(`slice [${shape}] at ${offset} leaves tensor [${this.shape}]`);
+    }
+    const bytes = this.dtype === "f32" ? 4 : 8;
+    return new Tensor(this.arena, this.ptr + offset * bytes, shape, this.dtype);
+  }
+
+  /** Copies `values` into the tensor (its length must match). */
+  set(values: ArrayLike<number>): this {
+    if (values.length !== this.size) {
+      throw new RangeError(`expected ${this.size} values for shape [${this.shape}], got ${values.length}`);
+    }
+    this.data.set(values);
+    return this;
+  }
+}
+
+let created = false;
+
+/** A bump allocator over the shared memory. There is one: {@link arena}. */
+export class Arena {
+  #top = BASE;
+
+  /** Use the module's {@link arena}; a second allocator would hand out the same bytes. */
+  constructor() {
+    if (created) throw new Error("the shared memory has one arena: import { arena } from src/arena.ts");
+    created = true;
+  }
+
+  /** Allocates a zero-filled f32 tensor. */
+  f32(shape: readonly number[]): Tensor {
+    return this.alloc(shape, "f32");
+  }
+
+  /** Allocates a zero-filled f64 tensor. */
+  f64(shape: readonly number[]): Tensor {
+    return this.alloc(shape, "f64");
+  }
+
+  /** Allocates a zero-filled tensor of `dtype`. */
+  alloc(shape: readonly number[], dtype: DType): Tensor {
+    for (const d of shape) {
+      if (!Number.isInteger(d) || d < 0) throw new RangeError(`bad tensor shape [${shape}]`);
+    }
+    const bytes = shape.reduce((a, b) => a * b, 1) * (dtype === "f32" ? 4 : 8);
+    const ptr = this.#top;
+    const end = ptr + bytes + PAD;
+    this.#ensure(end);
+    new Uint8Array(memory.buffer, ptr, end - ptr).fill(0);
+    this.#top = Math.ceil(end / ALIGN) * ALIGN;
+    return new Tensor(this, ptr, shape, dtype);
+  }
+
+  /** The current top of the arena, for {@link Arena.release}. */
+  mark(): number {
+    return this.#top;
+  }
+
+  /** Frees everything allocated since `mark` (tensors from then on must not be used). */
+  release(mark: number): void {
+    if (mark < BASE || mark > this.#top) throw new RangeError(`bad arena mark ${mark}`);
+    this.#top = mark;
+  }
+
+  /** Bytes in use. */
+  get used(): number {
+    return this.#top;
+  }
+
+  #ensure(end: number): void {
+    const have = memory.buffer.byteLength;
+    if (end <= have) return;
+    const pages = Math.ceil((end - have) / PAGE_BYTES);
+    memory.grow(pages);
+  }
+}
+
+/** The allocator of the shared memory. */
+export const arena: Arena = new Arena();

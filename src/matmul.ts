@@ -1,0 +1,43 @@
+/**
+ * Typed wrappers of `kernels/matmul.ts`: the matrix products behind `linear`,
+ * named with BLAS's transpose letters (N: as stored, T: transposed).
+ *
+ * @example
+ * ```ts
+ * import { arena } from "./arena.ts";
+ * import { matmul_nt } from "./matmul.ts";
+ * const a = arena.f32([2, 3]).set([1, 2, 3, 4, 5, 6]);
+ * const b = arena.f32([1, 3]).set([1, 1, 1]);
+ * const out = arena.f32([2, 1]);
+ * matmul_nt(out, a, b); // out = [6, 15]
+ * ```
+ * @module
+ */
+import * as k from "../kernels/build/matmul.wasm";
+import type { Tensor } from "./arena.ts";
+import { expectShape } from "./shapes.ts";
+
+/** out[M,N] = a[M,K]·b[N,K]ᵀ (+ bias[N]). */
+export function matmul_nt(out: Tensor, a: Tensor, b: Tensor, bias: Tensor | null = null): void {
+  const [M, K] = a.shape, N = b.shape[0];
+  expectShape("matmul_nt b", b, [N, K]);
+  expectShape("matmul_nt out", out, [M, N]);
+  if (bias) expectShape("matmul_nt bias", bias, [N]);
+  k.matmul_nt(out.ptr, a.ptr, b.ptr, bias?.ptr ?? 0, M, N, K);
+}
+
+/** out[M,N] += a[M,K]·b[K,N]. */
+export function matmul_nn_add(out: Tensor, a: Tensor, b: Tensor): void {
+  const [M, K] = a.shape, N = b.shape[1];
+  expectShape("matmul_nn_add b", b, [K, N]);
+  expectShape("matmul_nn_add out", out, [M, N]);
+  k.matmul_nn_add(out.ptr, a.ptr, b.ptr, M, N, K);
+}
+
+/** out[M,N] += a[K,M]ᵀ·b[K,N]. */
+export function matmul_tn_add(out: Tensor, a: Tensor, b: Tensor): void {
+  const [K, M] = a.shape, N = b.shape[1];
+  expectShape("matmul_tn_add b", b, [K, N]);
+  expectShape("matmul_tn_add out", out, [M, N]);
+  k.matmul_tn_add(out.ptr, a.ptr, b.ptr, M, N, K);
+}

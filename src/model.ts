@@ -1,0 +1,437 @@
+/**
+ * The notebook's network, assembled from the kernel wrappers:
+ *
+ *     x → fc0 → bn0 → act → fc1 → bn1 → act → … → fc{L-1} → bn{L-1} → act → predict
+ *
+ * Parameters live in one flat f32 buffer in PyTorch's parameter order, and so
+ * do their gradients and Adam's two moments: the optimizer is one kernel call
+ * per step. Each parameter is also addressable by its PyTorch state_dict name
+ * (`fc0.weight`, `bn0.bias`, `bn0.running_var`, …, `predict.bias`); the
+ * notebook's MyBN names (`bn0.gamma`, `bn0.beta`, `bn0.moving_mean`,
+ * `bn0.moving_var`) are accepted as aliases.
+ *
+ * Backward passes accumulate (llm.c's convention), so a step starts by zeroing
+ * the gradient buffers: two `fill`s, one for the parameters' gradients and one
+ * for the activations' gradients.
+ *
+ * @example
+ * ```ts
+ * import { Net, notebookSpec } from "./model.ts";
+ * const net = new Net(notebookSpec("torch"), 64);
+ * net.param("bn0.weight").f32; // Float32Array of ten ones
+ * ```
+ * @module
+ */
+import { type Activation, activation_backward, activation_forward } from "./activations.ts";
+import { adam_update, type AdamOptions } from "./adam.ts";
+import { arena, type Tensor } from "./arena.ts";
+import { batchnorm_backward, batchnorm_eval_forward, batchnorm_forward } from "./batchnorm.ts";
+import { linear_backward, linear_forward } from "./linear.ts";
+import { mse_backward, mse_forward } from "./loss.ts";
+
+/** The three variants of the experiment: which BN (if any) follows each hidden Linear. */
+export type BnVariant = "mybn" | "torch" | "none";
+
+/** Every {@link BnVariant}, in the notebook's order. */
+export const BN_VARIANTS: readonly BnVariant[] = ["mybn", "torch", "none"];
+
+/** The architecture of a {@link Net}. */
+export interface NetSpec {
+  /** Input features (1 in the notebook). */
+  inputs: number;
+  /** Width of every hidden layer. */
+  hidden: number;
+  /** Number of hidden Linear → BN → activation blocks. */
+  layers: number;
+  /** Output features (1 in the notebook). */
+  outputs: number;
+  /** Hidden activation. */
+  activation: Activation;
+  /** BN variant. */
+  bn: BnVariant;
+  /** BN epsilon (MyBN: 1e-6, BatchNorm1d: 1e-5). */
+  eps: number;
+  /** BN momentum, in the variant's own convention (0.5 in the notebook, where both agree). */
+  momentum: number;
+}
+
+/** The BN epsilon each variant uses by default. */
+export function defaultEps(bn: BnVariant): number {
+  return bn === "mybn" ? 1e-6 : 1e-5;
+}
+
+/** The notebook's network: 1 → 4 × (10 → BN → tanh) → 1, momentum 0.5. */
+export function notebookSpec(bn: BnVariant): NetSpec {
+  return { inputs: 1, hidden: 10, layers: 4, outputs: 1, activation: "tanh", bn, eps: defaultEps(bn), momentum: 0.5 };
+}
+
+const ALIASES: Record<string, string> = {
+  gamma: "weight",
+  beta: "bias",
+  moving_mean: "running_mean",
+  moving_var: "running_var",
+};
+
+/** Maps MyBN's names (`bn0.gamma`, `bn0.moving_var`) to PyTorch's (`bn0.weight`, `bn0.running_var`). */
+export function canonicalName(name: string): string {
+  const dot = name.lastIndexOf(".");
+  const leaf = name.slice(dot + 1);
+  return leaf in ALIASES ? `${name.slice(0, dot)}.${ALIASES[leaf]}` : name;
+}
+
+/** The parameters of `spec` in PyTorch's order (the order of `Net.parameters()`). */
+export function parameterShapes(spec: NetSpec): [string, number[]][] {
+  const out: [string, number[]][] = [];
+  for (let l = 0; l < spec.layers; l++) {
+    const inF = l === 0 ? spec.inputs : spec.hidden;
+    out.push([`fc${l}.weight`, [spec.hidden, inF]], [`fc${l}.bias`, [spec.hidden]]);
+    if (spec.bn !== "none") out.push([`bn${l}.weight`, [spec.hidden]], [`bn${l}.bias`, [spec.hidden]]);
+  }
+  const last = spec.layers === 0 ? spec.inputs : spec.hidden;
+  out.push(["predict.weight", [spec.outputs, last]], ["predict.bias", [spec.outputs]]);
+  return out;
+}
+
+/** The running-statistics buffers of `spec`, in state_dict order. */
+export function bufferShapes(spec: NetSpec): [string, number[]][] {
+  if (spec.bn === "none") return [];
+  const out: [string, number[]][] = [];
+  for (let l = 0; l < spec.layers; l++) {
+    out.push([`bn${l}.running_mean`, [spec.hidden]], [`bn${l}.running_var`, [spec.hidden]]);
+  }
+  return out;
+}
+
+function carve(flat: Tensor, layout: [string, number[]][]): Map<string, Tensor> {
+  const named = new Map<string, Tensor>();
+  let offset = 0;
+  for (const [name, shape] of layout) {
+    const t = flat.slice(offset, shape);
+    named.set(name, t);
+    offset += t.size;
+  }
+  return named;
+}
+
+function total(layout: [string, number[]][]): number {
+  return layout.reduce((n, [, shape]) => n + shape.reduce((a, b) => a * b, 1), 0);
+}
+
+/** One hidden block's tensors for a batch of N rows. */
+interface Block {
+  /** Linear output (the BN input), [N, H]. */
+  z: Tensor;
+  /** BN output (the activation input); `z` itself without BN. */
+  u: Tensor;
+  /** Activation output, [N, H]. */
+  h: Tensor;
+  dz: Tensor;
+  du: Tensor;
+  dh: Tensor;
+}
+
+/** Views of the activation buffers for one batch size. */
+interface Activations {
+  x: Tensor;
+  target: Tensor;
+  blocks: Block[];
+  pred: Tensor;
+  dpred: Tensor;
+}
+
+/** A network with its parameters, gradients, optimizer state and activation buffers. */
+export class Net {
+  /** The architecture. */
+  readonly spec: NetSpec;
+  /** The largest batch the activation buffers hold. */
+  readonly maxBatch: number;
+  /** Every parameter, flat, in {@link parameterShapes} order. */
+  readonly params: Tensor;
+  /** The gradients, laid out like {@link Net.params}. */
+  readonly grads: Tensor;
+  /** Adam's first moments, laid out like {@link Net.params}. */
+  readonly adamM: Tensor;
+  /** Adam's second moments, laid out like {@link Net.params}. */
+  readonly adamV: Tensor;
+  /** Running statistics, flat, in {@link bufferShapes} order. */
+  readonly buffers: Tensor;
+  /** Adam steps taken so far (the next step is `step + 1`). */
+  step = 0;
+
+  readonly #params: Map<string, Tensor>;
+  readonly #grads: Map<string, Tensor>;
+  readonly #adamM: Map<string, Tensor>;
+  readonly #adamV: Map<string, Tensor>;
+  readonly #buffers: Map<string, Tensor>;
+  readonly #full: Activations;
+  readonly #actGrads: Tensor;
+  readonly #views = new Map<number, Activations>();
+  /** Per block: the f64 batch mean and rstd cached by the BN forward. */
+  readonly #bnCache: { mean: Tensor; rstd: Tensor }[] = [];
+  readonly #sums: Tensor;
+
+  /** Allocates a network for batches of up to `maxBatch` rows; see {@link Net.reset} for the initial values. */
+  constructor(spec: NetSpec, maxBatch: number) {
+    if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new RangeError(`maxBatch must be ≥ 1, got ${maxBatch}`);
+    this.spec = spec;
+    this.maxBatch = maxBatch;
+    const layout = parameterShapes(spec);
+    const n = total(layout);
+    this.params = arena.f32([n]);
+    this.grads = arena.f32([n]);
+    this.adamM = arena.f32([n]);
+    this.adamV = arena.f32([n]);
+    this.#params = carve(this.params, layout);
+    this.#grads = carve(this.grads, layout);
+    this.#adamM = carve(this.adamM, layout);
+    this.#adamV = carve(this.adamV, layout);
+    const bufLayout = bufferShapes(spec);
+    this.buffers = arena.f32([total(bufLayout)]);
+    this.#buffers = carve(this.buffers, bufLayout);
+
+    const H = spec.hidden, N = maxBatch, L = spec.layers;
+    const bn = spec.bn !== "none";
+    // Activation gradients share one buffer so a step zeroes them with one fill.
+    const gradRows = L * (bn ? 3 : 2) * H + spec.outputs;
+    this.#actGrads = arena.f32([N * gradRows]);
+    let g = 0;
+    const gradBlock = (cols: number) => {
+      const t = this.#actGrads.slice(g, [N, cols]);
+      g += N * cols;
+      return t;
+    };
+    const blocks: Block[] = [];
+    for (let l = 0; l < L; l++) {
+      const z = arena.f32([N, H]);
+      const u = bn ? arena.f32([N, H]) : z;
+      const dz = gradBlock(H);
+      blocks.push({ z, u, h: arena.f32([N, H]), dz, du: bn ? gradBlock(H) : dz, dh: gradBlock(H) });
+      if (bn) this.#bnCache.push({ mean: arena.f64([H]), rstd: arena.f64([H]) });
+    }
+    this.#full = {
+      x: arena.f32([N, spec.inputs]),
+      target: arena.f32([N, spec.outputs]),
+      blocks,
+      pred: arena.f32([N, spec.outputs]),
+      dpred: gradBlock(spec.outputs),
+    };
+    this.#sums = arena.f64([2 * H]);
+    this.reset();
+  }
+
+  /**
+   * Sets the state PyTorch's constructors leave before the Linear init: BN
+   * weight 1 and bias 0, running mean 0, running variance 1 (`torch`) or 0
+   * (`mybn`, whose moving statistics start at zero), zero optimizer state.
+   * Linear weights and biases are zero until set or initialised.
+   */
+  reset(): void {
+    this.params.f32.fill(0);
+    this.adamM.f32.fill(0);
+    this.adamV.f32.fill(0);
+    this.step = 0;
+    const varInit = this.spec.bn === "torch" ? 1 : 0;
+    for (const [name, t] of this.#params) if (/^bn\d+\.weight$/.test(name)) t.f32.fill(1);
+    for (const [name, t] of this.#buffers) t.f32.fill(name.endsWith("running_var") ? varInit : 0);
+  }
+
+  /** Parameter names, in optimizer order. */
+  get parameterNames(): string[] {
+    return [...this.#params.keys()];
+  }
+
+  /** Running-statistics names, in state_dict order. */
+  get bufferNames(): string[] {
+    return [...this.#buffers.keys()];
+  }
+
+  /** The parameter called `name` (PyTorch or MyBN naming). */
+  param(name: string): Tensor {
+    return lookup(this.#params, name, "parameter");
+  }
+
+  /** The gradient of parameter `name`. */
+  grad(name: string): Tensor {
+    return lookup(this.#grads, name, "parameter");
+  }
+
+  /** Adam's first moment of parameter `name`. */
+  adamMoment1(name: string): Tensor {
+    return lookup(this.#adamM, name, "parameter");
+  }
+
+  /** Adam's second moment of parameter `name`. */
+  adamMoment2(name: string): Tensor {
+    return lookup(this.#adamV, name, "parameter");
+  }
+
+  /** The running-statistics buffer called `name`. */
+  buffer(name: string): Tensor {
+    return lookup(this.#buffers, name, "buffer");
+  }
+
+  /** Parameters then buffers, under PyTorch's state_dict names. */
+  stateDict(): Map<string, Tensor> {
+    return new Map([...this.#params, ...this.#buffers]);
+  }
+
+  /** The input rows of a batch of `n`: write x here before {@link Net.forward}. */
+  input(n: number): Tensor {
+    return this.#acts(n).x;
+  }
+
+  /** The prediction rows of a batch of `n`, as the last {@link Net.forward} left them. */
+  prediction(n: number): Tensor {
+    return this.#acts(n).pred;
+  }
+
+  /** The target rows of a batch of `n`: write y here before {@link Net.trainStep} or {@link Net.loss}. */
+  target(n: number): Tensor {
+    return this.#acts(n).target;
+  }
+
+  /**
+   * Runs the first `n` input rows through the network, in training mode (batch
+   * statistics; running statistics updated) or eval mode (running statistics).
+   * Returns the prediction view [n, outputs].
+   */
+  forward(n: number, train: boolean): Tensor {
+    const a = this.#acts(n);
+    const { spec } = this;
+    let input = a.x;
+    for (let l = 0; l < spec.layers; l++) {
+      const b = a.blocks[l];
+      linear_forward(b.z, input, this.#params.get(`fc${l}.weight`)!, this.#params.get(`fc${l}.bias`)!);
+      if (spec.bn !== "none") {
+        const gamma = this.#params.get(`bn${l}.weight`)!, beta = this.#params.get(`bn${l}.bias`)!;
+        const rm = this.#buffers.get(`bn${l}.running_mean`)!, rv = this.#buffers.get(`bn${l}.running_var`)!;
+        if (train) {
+          const { mean, rstd } = this.#bnCache[l];
+          batchnorm_forward(b.u, mean, rstd, rm, rv, b.z, gamma, beta, spec.eps, spec.momentum, spec.bn);
+        } else {
+          batchnorm_eval_forward(b.u, b.z, gamma, beta, rm, rv, spec.eps);
+        }
+      }
+      activation_forward(spec.activation, b.h, b.u);
+      input = b.h;
+    }
+    linear_forward(a.pred, input, this.#params.get("predict.weight")!, this.#params.get("predict.bias")!);
+    return a.pred;
+  }
+
+  /**
+   * Accumulates every parameter's gradient from the gradient already in the
+   * prediction's gradient buffer (see {@link Net.trainStep}), after a
+   * training-mode {@link Net.forward} of the same `n` rows.
+   */
+  backward(n: number): void {
+    const a = this.#acts(n);
+    const { spec } = this;
+    const L = spec.layers;
+    const last = L === 0 ? a.x : a.blocks[L - 1].h;
+    linear_backward(
+      L === 0 ? null : a.blocks[L - 1].dh,
+      this.#grads.get("predict.weight")!,
+      this.#grads.get("predict.bias")!,
+      a.dpred,
+      last,
+      this.#params.get("predict.weight")!,
+    );
+    for (let l = L - 1; l >= 0; l--) {
+      const b = a.blocks[l];
+      activation_backward(spec.activation, b.du, b.dh, b.h);
+      if (spec.bn !== "none") {
+        const { mean, rstd } = this.#bnCache[l];
+        batchnorm_backward(
+          b.dz,
+          this.#grads.get(`bn${l}.weight`)!,
+          this.#grads.get(`bn${l}.bias`)!,
+          this.#sums,
+          b.du,
+          b.z,
+          this.#params.get(`bn${l}.weight`)!,
+          mean,
+          rstd,
+        );
+      }
+      linear_backward(
+        l === 0 ? null : a.blocks[l - 1].dh,
+        this.#grads.get(`fc${l}.weight`)!,
+        this.#grads.get(`fc${l}.bias`)!,
+        b.dz,
+        l === 0 ? a.x : a.blocks[l - 1].h,
+        this.#params.get(`fc${l}.weight`)!,
+      );
+    }
+  }
+
+  /** Zeroes the parameter and activation gradients. */
+  zeroGrad(): void {
+    this.grads.f32.fill(0);
+    this.#actGrads.f32.fill(0);
+  }
+
+  /**
+   * Forward (training mode), MSE loss, backward: leaves the gradients of the
+   * first `n` rows of input/target in {@link Net.grads} and returns the loss.
+   */
+  lossAndGrad(n: number): number {
+    this.zeroGrad();
+    const pred = this.forward(n, true);
+    const target = this.#acts(n).target;
+    const loss = mse_forward(pred, target);
+    mse_backward(this.#acts(n).dpred, pred, target);
+    this.backward(n);
+    return loss;
+  }
+
+  /** One Adam step with the gradients in {@link Net.grads}. */
+  optimizerStep(opts: AdamOptions): void {
+    this.step += 1;
+    adam_update(this.params, this.grads, this.adamM, this.adamV, null, opts, this.step);
+  }
+
+  /** {@link Net.lossAndGrad} then {@link Net.optimizerStep}; returns the loss before the update. */
+  trainStep(n: number, opts: AdamOptions): number {
+    const loss = this.lossAndGrad(n);
+    this.optimizerStep(opts);
+    return loss;
+  }
+
+  /** The eval-mode MSE of the first `n` rows of input/target. */
+  loss(n: number): number {
+    return mse_forward(this.forward(n, false), this.#acts(n).target);
+  }
+
+  #acts(n: number): Activations {
+    if (!Number.isInteger(n) || n < 1 || n > this.maxBatch) {
+      throw new RangeError(`batch of ${n} rows: this network holds 1 to ${this.maxBatch}`);
+    }
+    let a = this.#views.get(n);
+    if (a) return a;
+    const f = this.#full;
+    const rows = (t: Tensor) => t.view([n, t.shape[1]]);
+    a = {
+      x: rows(f.x),
+      target: rows(f.target),
+      pred: rows(f.pred),
+      dpred: rows(f.dpred),
+      blocks: f.blocks.map((b) => ({
+        z: rows(b.z),
+        u: rows(b.u),
+        h: rows(b.h),
+        dz: rows(b.dz),
+        du: rows(b.du),
+        dh: rows(b.dh),
+      })),
+    };
+    this.#views.set(n, a);
+    return a;
+  }
+}
+
+function lookup(map: Map<string, Tensor>, name: string, what: string): Tensor {
+  const t = map.get(canonicalName(name));
+  if (!t) throw new RangeError(`no ${what} called ${name}; have ${[...map.keys()].join(", ")}`);
+  return t;
+}

@@ -1,0 +1,158 @@
+// What the kernel modules promise about memory: they import the one shared
+// memory and nothing else, carry no static data that could clash in it, and
+// write nothing outside the tensors they are given.
+import assert from "node:assert/strict";
+import { activation_backward, activation_forward, ACTIVATIONS } from "../src/activations.ts";
+import { ADAM_DEFAULTS, adam_update } from "../src/adam.ts";
+import { arena, type Tensor } from "../src/arena.ts";
+import { batchnorm_backward, batchnorm_forward } from "../src/batchnorm.ts";
+import { linear_backward, linear_forward } from "../src/linear.ts";
+import { matmul_nn_add, matmul_nt, matmul_tn_add } from "../src/matmul.ts";
+import { memory } from "../src/memory.ts";
+import { testRandom } from "./rng.ts";
+
+const BUILD = new URL("../kernels/build/", import.meta.url);
+
+async function modules(): Promise<[string, Uint8Array<ArrayBuffer>][]> {
+  const out: [string, Uint8Array<ArrayBuffer>][] = [];
+  for await (const e of Deno.readDir(BUILD)) {
+    if (e.name.endsWith(".wasm")) out.push([e.name, await Deno.readFile(new URL(e.name, BUILD))]);
+  }
+  return out.sort();
+}
+
+/** The ids of a wasm binary's sections (the format's header is 8 bytes; each section is id, LEB128 size, body). */
+function sectionIds(bytes: Uint8Array): number[] {
+  const ids: number[] = [];
+  let p = 8;
+  while (p < bytes.length) {
+    ids.push(bytes[p++]);
+    let size = 0, shift = 0, b: number;
+    do {
+      b = bytes[p++];
+      size |= (b & 0x7f) << shift;
+      shift += 7;
+    } while (b & 0x80);
+    p += size;
+  }
+  return ids;
+}
+
+Deno.test("every kernel module's only import is the shared memory", async () => {
+  const found = await modules();
+  assert.deepEqual(found.map(([n]) => n), [
+    "activations.wasm",
+    "adam.wasm",
+    "batchnorm.wasm",
+    "linear.wasm",
+    "loss.wasm",
+    "matmul.wasm",
+  ]);
+  for (const [name, bytes] of found) {
+    const imports = WebAssembly.Module.imports(new WebAssembly.Module(bytes));
+    assert.deepEqual(imports, [{ module: "env", name: "memory", kind: "memory" }], name);
+  }
+});
+
+Deno.test("no kernel module has static data (a data section would be written into the shared memory)", async () => {
+  for (const [name, bytes] of await modules()) {
+    const ids = sectionIds(bytes);
+    assert.ok(ids.includes(10), `${name}: no code section found, so the section parser is wrong`);
+    assert.ok(!ids.includes(11), `${name} has a data section`);
+  }
+});
+
+/** Surrounds nothing but follows `t`: the next allocation, filled with a NaN pattern. */
+function guardAfter(): Tensor {
+  return arena.f32([8]).set(new Array(8).fill(NaN));
+}
+
+function assertUntouched(guard: Tensor, what: string): void {
+  assert.ok(guard.f32.every(Number.isNaN), `${what} wrote past its output`);
+}
+
+Deno.test("kernels write nothing past their outputs at sizes that are not multiples of four", () => {
+  const mark = arena.mark();
+  try {
+    const r = testRandom(20);
+    for (const [N, I, O] of [[3, 1, 10], [5, 10, 1], [7, 6, 3], [2, 3, 5]]) {
+      const x = arena.f32([N, I]).set(r.array(N * I, -1, 1));
+      const W = arena.f32([O, I]).set(r.array(O * I, -1, 1));
+      const b = arena.f32([O]).set(r.array(O, -1, 1));
+      const dy = arena.f32([N, O]).set(r.array(N * O, -1, 1));
+      const y = arena.f32([N, O]);
+      const gy = guardAfter();
+      const dx = arena.f32([N, I]);
+      const gdx = guardAfter();
+      const dW = arena.f32([O, I]);
+      const gdW = guardAfter();
+      const db = arena.f32([O]);
+      const gdb = guardAfter();
+      linear_forward(y, x, W, b);
+      linear_backward(dx, dW, db, dy, x, W);
+      matmul_nt(y, x, W);
+      matmul_nn_add(dx, dy, W);
+      matmul_tn_add(dW, dy, x);
+      for (const [g, what] of [[gy, "y"], [gdx, "dx"], [gdW, "dW"], [gdb, "db"]] as const) {
+        assertUntouched(g, `linear ${N}x${I}->${O} ${what}`);
+      }
+      for (const act of ACTIVATIONS) {
+        const out = arena.f32([N, O]);
+        const g1 = guardAfter();
+        const d = arena.f32([N, O]);
+        const g2 = guardAfter();
+        activation_forward(act, out, dy);
+        activation_backward(act, d, dy, out);
+        assertUntouched(g1, `${act}_forward`);
+        assertUntouched(g2, `${act}_backward`);
+      }
+      if (N >= 2) {
+        const yb = arena.f32([N, I]);
+        const g1 = guardAfter();
+        const dxb = arena.f32([N, I]);
+        const g2 = guardAfter();
+        const gamma = arena.f32([I]).set(new Array(I).fill(1)), beta = arena.f32([I]);
+        const mean = arena.f64([I]), rstd = arena.f64([I]);
+        batchnorm_forward(yb, mean, rstd, arena.f32([I]), arena.f32([I]), x, gamma, beta, 1e-5, 0.5, "torch");
+        batchnorm_backward(dxb, arena.f32([I]), arena.f32([I]), arena.f64([2 * I]), yb, x, gamma, mean, rstd);
+        assertUntouched(g1, "batchnorm_forward");
+        assertUntouched(g2, "batchnorm_backward");
+      }
+    }
+    for (const n of [1, 2, 3, 5, 7]) {
+      const p = arena.f32([n]).set(r.array(n, -1, 1));
+      const gp = guardAfter();
+      const g = arena.f32([n]).set(r.array(n, -1, 1));
+      const m = arena.f32([n]);
+      const gm = guardAfter();
+      const v = arena.f32([n]);
+      const gv = guardAfter();
+      adam_update(p, g, m, v, null, ADAM_DEFAULTS, 1);
+      for (const [guard, what] of [[gp, "params"], [gm, "m"], [gv, "v"]] as const) {
+        assertUntouched(guard, `adam_update n=${n} ${what}`);
+      }
+    }
+  } finally {
+    arena.release(mark);
+  }
+});
+
+Deno.test("arena tensors are 16-byte aligned, zeroed, and keep working views after the memory grows", () => {
+  const mark = arena.mark();
+  try {
+    const a = arena.f32([3]).set([1, 2, 3]);
+    const b = arena.f64([2]);
+    assert.equal(a.ptr % 16, 0);
+    assert.equal(b.ptr % 16, 0);
+    assert.ok(b.ptr >= a.ptr + 12 + 16, "at least 16 bytes of padding follow every tensor");
+    assert.deepEqual([...b.f64], [0, 0]);
+    const before = memory.buffer.byteLength;
+    const big = arena.f32([(before / 4) | 0]); // forces memory.grow
+    assert.ok(memory.buffer.byteLength > before);
+    assert.deepEqual([...a.f32], [1, 2, 3]);
+    big.f32[0] = 5;
+    assert.equal(big.f32[0], 5);
+  } finally {
+    arena.release(mark);
+  }
+});

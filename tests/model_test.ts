@@ -1,0 +1,62 @@
+// The network's layout: PyTorch's names and order over contiguous buffers.
+import assert from "node:assert/strict";
+import { arena } from "../src/arena.ts";
+import { Net, notebookSpec } from "../src/model.ts";
+
+Deno.test("parameters follow the notebook Net's state_dict names and order", () => {
+  const mark = arena.mark();
+  try {
+    const torch = new Net(notebookSpec("torch"), 64);
+    const expected = [0, 1, 2, 3].flatMap((l) => [`fc${l}.weight`, `fc${l}.bias`, `bn${l}.weight`, `bn${l}.bias`]);
+    assert.deepEqual(torch.parameterNames, [...expected, "predict.weight", "predict.bias"]);
+    assert.deepEqual(torch.bufferNames, [0, 1, 2, 3].flatMap((l) => [`bn${l}.running_mean`, `bn${l}.running_var`]));
+    const none = new Net(notebookSpec("none"), 64);
+    assert.deepEqual(none.parameterNames, [
+      ...[0, 1, 2, 3].flatMap((l) => [`fc${l}.weight`, `fc${l}.bias`]),
+      "predict.weight",
+      "predict.bias",
+    ]);
+    assert.deepEqual(none.bufferNames, []);
+  } finally {
+    arena.release(mark);
+  }
+});
+
+Deno.test("named parameters are consecutive slices of one flat buffer, as are gradients and Adam moments", () => {
+  const mark = arena.mark();
+  try {
+    const net = new Net(notebookSpec("mybn"), 8);
+    let offset = net.params.ptr;
+    for (const name of net.parameterNames) {
+      const p = net.param(name);
+      assert.equal(p.ptr, offset, name);
+      assert.equal(net.grad(name).ptr - net.grads.ptr, p.ptr - net.params.ptr);
+      assert.equal(net.adamMoment1(name).ptr - net.adamM.ptr, p.ptr - net.params.ptr);
+      assert.equal(net.adamMoment2(name).ptr - net.adamV.ptr, p.ptr - net.params.ptr);
+      offset += p.size * 4;
+    }
+    assert.equal(offset, net.params.ptr + net.params.size * 4);
+    // 10 + 10 + 4·(10 + 10) for fc0/bn0 … and 3·(100 + 10) more for fc1..3, 10 + 1 for predict.
+    assert.equal(net.params.size, 10 + 10 + 3 * 110 + 4 * 20 + 11);
+  } finally {
+    arena.release(mark);
+  }
+});
+
+Deno.test("MyBN's names are aliases of PyTorch's, and each variant starts from its own running statistics", () => {
+  const mark = arena.mark();
+  try {
+    const mybn = new Net(notebookSpec("mybn"), 8);
+    assert.equal(mybn.param("bn2.gamma"), mybn.param("bn2.weight"));
+    assert.equal(mybn.param("bn2.beta").ptr, mybn.param("bn2.bias").ptr);
+    assert.equal(mybn.buffer("bn1.moving_var").ptr, mybn.buffer("bn1.running_var").ptr);
+    assert.deepEqual([...mybn.buffer("bn0.moving_var").f32], new Array(10).fill(0));
+    assert.deepEqual([...mybn.param("bn0.gamma").f32], new Array(10).fill(1));
+    const torch = new Net(notebookSpec("torch"), 8);
+    assert.deepEqual([...torch.buffer("bn3.running_var").f32], new Array(10).fill(1));
+    assert.deepEqual([...torch.buffer("bn3.running_mean").f32], new Array(10).fill(0));
+    assert.throws(() => torch.param("bn9.weight"), /no parameter called bn9\.weight/);
+  } finally {
+    arena.release(mark);
+  }
+});
