@@ -28,6 +28,7 @@ import { arena, type Tensor } from "./arena.ts";
 import { batchnorm_backward, batchnorm_eval_forward, batchnorm_forward } from "./batchnorm.ts";
 import { linear_backward, linear_forward } from "./linear.ts";
 import { mse_backward, mse_forward } from "./loss.ts";
+import type { Random } from "./random.ts";
 
 /** The three variants of the experiment: which BN (if any) follows each hidden Linear. */
 export type BnVariant = "mybn" | "torch" | "none";
@@ -233,6 +234,23 @@ export class Net {
     const varInit = this.spec.bn === "torch" ? 1 : 0;
     for (const [name, t] of this.#params) if (/^bn\d+\.weight$/.test(name)) t.f32.fill(1);
     for (const [name, t] of this.#buffers) t.f32.fill(name.endsWith("running_var") ? varInit : 0);
+  }
+
+  /**
+   * PyTorch's `nn.Linear` initialisation for every Linear layer, in order:
+   * weight, then bias, each ~ U(−1/√in, 1/√in) (kaiming_uniform with a = √5
+   * reduces to that bound). BN layers draw nothing, so one `rng` state gives
+   * every variant the same Linear weights.
+   */
+  initialize(rng: Random): void {
+    for (const name of this.parameterNames) {
+      if (name.startsWith("bn")) continue;
+      const layer = name.slice(0, name.lastIndexOf("."));
+      const fanIn = this.#params.get(`${layer}.weight`)!.shape[1];
+      const bound = 1 / Math.sqrt(fanIn);
+      const t = this.#params.get(name)!.f32;
+      for (let i = 0; i < t.length; i++) t[i] = rng.uniformIn(-bound, bound);
+    }
   }
 
   /** Parameter names, in optimizer order. */

@@ -1,0 +1,201 @@
+// `deno task train` end to end: the notebook's finding, determinism, the files
+// it writes, and what it does with bad flags.
+import assert from "node:assert/strict";
+import { XMLParser, XMLValidator } from "fast-xml-parser";
+import { parseCsv } from "../src/csv.ts";
+import { notebookData } from "../src/data.ts";
+import { BN_VARIANTS, type BnVariant } from "../src/model.ts";
+import { DEFAULTS, trainVariant } from "../src/train.ts";
+
+const MAIN = new URL("../src/main.ts", import.meta.url).pathname;
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the train command in `cwd` with read/write permission there only. */
+async function train(cwd: string, args: string[]): Promise<Run> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", `--allow-read=${cwd}`, `--allow-write=${cwd}`, MAIN, ...args],
+    cwd,
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+async function inTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "bnlab-test-" });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+const median = (v: number[]) => v.slice().sort((a, b) => a - b)[Math.floor(v.length / 2)];
+
+Deno.test("over seeds 0–4 BN brings the test loss below 10 (median) and no BN stalls above 40", () => {
+  const final: Record<BnVariant, number[]> = { mybn: [], torch: [], none: [] };
+  for (let seed = 0; seed < 5; seed++) {
+    const data = notebookData(seed);
+    for (const v of BN_VARIANTS) final[v].push(trainVariant(v, data, { ...DEFAULTS, seed }).testLoss.at(-1)!);
+  }
+  const table = JSON.stringify(final);
+  for (const v of ["torch", "mybn"] as const) {
+    assert.ok(median(final[v]) < 10, `${v} median ${median(final[v])}: ${table}`);
+    assert.ok(final[v].every((l) => l < 20), `${v} has a seed at or above 20: ${table}`);
+  }
+  assert.ok(final.none.every((l) => l > 40), `none went below 40: ${table}`);
+});
+
+Deno.test("the same seed gives a byte-identical losses.csv, another seed a different one", async () => {
+  await inTempDir(async (dir) => {
+    for (const [name, seed] of [["a", "3"], ["b", "3"], ["c", "4"]]) {
+      const r = await train(dir, ["--seed", seed, "--out", `${dir}/${name}`]);
+      assert.equal(r.code, 0, r.stderr);
+    }
+    const [a, b, c] = await Promise.all(["a", "b", "c"].map((n) => Deno.readFile(`${dir}/${n}/losses.csv`)));
+    assert.deepEqual(a, b);
+    assert.notDeepEqual(a, c);
+  });
+});
+
+/** Every element of a parsed XML tree, depth first, with its attributes and text. */
+function* elements(
+  node: unknown,
+  name = "#root",
+): Generator<{ name: string; attrs: Record<string, string>; text: string }> {
+  if (Array.isArray(node)) {
+    for (const n of node) yield* elements(n, name);
+    return;
+  }
+  if (typeof node !== "object" || node === null) return;
+  const obj = node as Record<string, unknown>;
+  const attrs: Record<string, string> = {};
+  for (const [k, v] of Object.entries(obj)) if (k.startsWith("@_")) attrs[k.slice(2)] = String(v);
+  yield { name, attrs, text: typeof obj["#text"] === "undefined" ? "" : String(obj["#text"]) };
+  for (const [k, v] of Object.entries(obj)) {
+    if (k.startsWith("@_") || k === "#text") continue;
+    if (typeof v === "object") yield* elements(v, k);
+    else yield { name: k, attrs: {}, text: String(v) };
+  }
+}
+
+Deno.test("a default run prints the finding and writes parseable CSVs and SVG charts", async () => {
+  await inTempDir(async (dir) => {
+    const r = await train(dir, []);
+    assert.equal(r.code, 0, r.stderr);
+    // The default output directory is runs/<timestamp> under the working directory.
+    const runs = [...Deno.readDirSync(`${dir}/runs`)];
+    assert.equal(runs.length, 1);
+    const out = `${dir}/runs/${runs[0].name}`;
+
+    assert.match(
+      r.stdout,
+      /mybn\s+\(eps 1e-6\): \[\[-1\.2247, -1\.2247\], \[0\.0000, 0\.0000\], \[1\.2247, 1\.2247\]\]/,
+    );
+    assert.match(
+      r.stdout,
+      /torch \(eps 1e-5\): \[\[-1\.2247, -1\.2247\], \[0\.0000, 0\.0000\], \[1\.2247, 1\.2247\]\]/,
+    );
+    for (const v of BN_VARIANTS) assert.match(r.stdout, new RegExp(`^  ${v}\\s+test loss per epoch:( \\S+){11}$`, "m"));
+    assert.match(r.stdout, /^variant\s+final test loss\s+best epoch\s+best test loss\s+training time$/m);
+
+    const losses = parseCsv(await Deno.readTextFile(`${out}/losses.csv`));
+    assert.deepEqual(losses.header, ["variant", "epoch", "test_loss", "train_loss"]);
+    assert.equal(losses.rows.length, 3 * 11);
+    for (const [k, row] of losses.rows.entries()) {
+      const [variant, epoch, test, trainLoss] = row;
+      assert.equal(variant, BN_VARIANTS[Math.floor(k / 11)]);
+      assert.equal(Number(epoch), k % 11);
+      assert.ok(Number.isFinite(Number(test)) && Number(test) > 0);
+      if (k % 11 === 10) assert.equal(trainLoss, "");
+      else assert.ok(Number.isFinite(Number(trainLoss)) && Number(trainLoss) > 0);
+    }
+    // The printed summary and the CSV agree on the final test loss.
+    for (const v of BN_VARIANTS) {
+      const final = Number(losses.rows.find((row) => row[0] === v && row[1] === "10")![2]);
+      assert.match(r.stdout, new RegExp(`^${v}\\s+${final.toFixed(4).replace(".", "\\.")} `, "m"));
+    }
+
+    const preds = parseCsv(await Deno.readTextFile(`${out}/predictions.csv`));
+    assert.deepEqual(preds.header, ["x", "y", "mybn", "torch", "none"]);
+    assert.equal(preds.rows.length, 100);
+    assert.equal(Number(preds.rows[0][0]), -5);
+    assert.equal(Number(preds.rows[99][0]), 5);
+    assert.ok(preds.rows.every((row) => row.length === 5 && row.every((c) => Number.isFinite(Number(c)))));
+
+    const parser = new XMLParser({ ignoreAttributes: false });
+    const charts: [string, string, string[]][] = [
+      ["training-data", "Training data: y = x² + N(0, 1)", []],
+      ["test-loss", "Test loss (eval mode) at the start of each epoch", [...BN_VARIANTS]],
+      ["fit", "Fitted curves against the test points", [...BN_VARIANTS]],
+    ];
+    for (const [name, title, series] of charts) {
+      const svg = await Deno.readTextFile(`${out}/${name}.svg`);
+      assert.equal(XMLValidator.validate(svg), true, `${name}.svg is not well-formed XML`);
+      const els = [...elements(parser.parse(svg))];
+      const texts = els.map((e) => e.text);
+      assert.ok(texts.includes(title), `${name}.svg has no title ${title}`);
+      const lineSeries = els.filter((e) => e.name === "g" && /^mark-line role-mark/.test(e.attrs.class ?? ""));
+      assert.equal(lineSeries.length, series.length, `${name}.svg: line series`);
+      for (const v of series) assert.ok(texts.includes(v), `${name}.svg has no legend entry ${v}`);
+      const spec = JSON.parse(await Deno.readTextFile(`${out}/${name}.vl.json`));
+      assert.equal(spec.title, title);
+    }
+  });
+});
+
+const BAD_FLAGS: [string[], RegExp][] = [
+  [["--frobnicate"], /^train: unknown flag --frobnicate/],
+  [["--epochs", "-1"], /^train: --epochs needs a value/],
+  [["--epochs=-1"], /^train: --epochs must be a whole number from 1 to 100000, got "-1"/],
+  [["--epochs", "2.5"], /^train: --epochs must be a whole number/],
+  [["--lr", "abc"], /^train: --lr must be a number > 0, got "abc"/],
+  [["--lr", "Infinity"], /^train: --lr must be a number > 0/],
+  [["--variants", "foo"], /^train: --variants: unknown variant "foo"; choose from mybn, torch, none/],
+  [["--variants", "torch,torch"], /^train: --variants lists a variant twice/],
+  [["--batch-size", "0"], /^train: --batch-size must be a whole number from 1/],
+  [["--batch-size", "1"], /^train: BN needs at least 2 rows per batch in training.*--drop-last/],
+  [
+    ["--batch-size", "333"],
+    /^train: BN needs at least 2 rows per batch.*last batch of the 1000 training samples has 1 row/,
+  ],
+  [["--momentum", "1.5"], /^train: --momentum must be a number from 0 to 1/],
+  [["--activation", "gelu"], /^train: --activation must be one of tanh, sigmoid, relu/],
+  [["--hidden", "0"], /^train: --hidden must be a whole number from 1 to 4096/],
+  [["extra"], /^train: unexpected argument "extra"/],
+  [["--out", "/elsewhere/x"], /^train: --out \/elsewhere\/x: this task may write only under/],
+];
+
+Deno.test("bad flags exit 2 with one line on stderr and write nothing", async () => {
+  await inTempDir(async (dir) => {
+    for (const [args, message] of BAD_FLAGS) {
+      const r = await train(dir, args);
+      assert.equal(r.code, 2, `${args.join(" ")}: exit ${r.code}`);
+      assert.equal(r.stdout, "", args.join(" "));
+      const lines = r.stderr.trimEnd().split("\n");
+      assert.equal(lines.length, 1, `${args.join(" ")}: ${r.stderr}`);
+      assert.match(lines[0], message);
+      assert.deepEqual([...Deno.readDirSync(dir)], [], `${args.join(" ")} wrote into the directory`);
+    }
+  });
+});
+
+Deno.test("--batch-size 333 trains once --drop-last removes the one-row batch; --help exits 0", async () => {
+  await inTempDir(async (dir) => {
+    const ok = await train(dir, ["--batch-size", "333", "--drop-last", "--epochs", "1", "--out", `${dir}/o`]);
+    assert.equal(ok.code, 0, ok.stderr);
+    const help = await train(dir, ["--help"]);
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /^Usage: deno task train/);
+    const existing = await train(dir, ["--epochs", "1", "--out", `${dir}/o`]);
+    assert.equal(existing.code, 2);
+    assert.match(existing.stderr, /is not empty; choose another directory or add --force/);
+  });
+});
