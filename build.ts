@@ -26,7 +26,7 @@ export const ASC_FLAGS: readonly string[] = [
   "-O3",
   "--noAssert",
   "--enable",
-  "simd",
+  "simd,relaxed-simd",
   "--importMemory",
   "--noExportMemory",
   "--use",

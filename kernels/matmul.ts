@@ -4,87 +4,316 @@
 //   matmul_nt      out[M,N]  = A[M,K] · B[N,K]ᵀ (+ bias[N])   x·Wᵀ   (forward)
 //   matmul_nn_add  out[M,N] += A[M,K] · B[K,N]                dy·W   (dx)
 //   matmul_tn_add  out[M,N] += A[K,M]ᵀ · B[K,N]               dyᵀ·x  (dW)
+//
+// All three run on one register-blocked kernel, `gemm_rows`: a 6×8 tile of C
+// held in twelve f32x4 accumulators while k runs, each step loading two vectors
+// of a B row and broadcasting six A elements into twelve fused multiply-adds
+// (relaxed-simd FMA: one rounding per step instead of two, so results differ
+// from a mul-then-add order in the last bit). A is read through a row and a
+// column stride, so Aᵀ costs nothing; B must be row-major [K, N], so the
+// forward first transposes W (out×in, small next to the product).
+//
+// Large products are blocked GotoBLAS-style: k and j in blocks of KC × NC, the
+// B block copied ("packed") into 8-column panels and each 6-row strip of A
+// into k-major order, so the innermost loop reads both operands sequentially.
+// Without packing, a B column walk with a row stride of 4 KiB (N = 1024) maps
+// every row to one L1 set and misses on each step. Small products (B under
+// 16 KiB) skip the packing, which would cost more than it saves there.
 
-import { hsum4, loadMasked, storeTail, tailMask } from "./lib/simd";
+import { storeTail } from "./lib/simd";
+
+const MR = 6;
+const KC = 256;
+const NC = 128;
+/** Below this many B elements the operands stay where they are. */
+const PACK_MIN = 4096;
+
+/** Bytes of scratch one `gemm_rows` call needs for packing (per thread). */
+export function gemm_scratch_bytes(): i32 {
+  return (MR * KC + KC * NC) * 4;
+}
+
+/** The first `n` (1…8) of eight columns: two vectors, stored lane-exact past n. */
+// @ts-ignore: decorator
+@inline function store8(p: usize, lo: v128, hi: v128, n: i32): void {
+  storeTail(p, lo, n);
+  storeTail(p + 16, hi, n - 4);
+}
 
 /**
- * out = A·Bᵀ (+ bias broadcast over rows when `bias` is not 0).
- * Each output is a dot product along K, four B rows at a time in four f32x4
- * accumulators, reduced by `hsum4` into one vector of four outputs.
+ * One 6×8 tile: C[6 rows from p0, stride ldc] (init ? bias : C) + Σ_k A·B with
+ * A(r, k) at pa + r·ars + k·aks and B(k, 0..7) at pb + k·bks. `@inline`, so
+ * the packed call sites get their constant strides folded in.
  */
-export function matmul_nt(out: usize, a: usize, b: usize, bias: usize, M: i32, N: i32, K: i32): void {
-  const kBytes = <usize>K << 2;
-  const kFull = K & ~3;
-  const kMask = tailMask(K - kFull);
-  for (let i = 0; i < M; i++) {
-    const aRow = a + <usize>i * kBytes;
-    const outRow = out + (<usize>i * <usize>N << 2);
-    for (let j = 0; j < N; j += 4) {
-      // Rows past N repeat row N-1; their lanes are masked off at the store.
-      const last = N - 1;
-      const b0 = b + <usize>j * kBytes;
-      const b1 = b + <usize>min(j + 1, last) * kBytes;
-      const b2 = b + <usize>min(j + 2, last) * kBytes;
-      const b3 = b + <usize>min(j + 3, last) * kBytes;
-      let s0 = f32x4.splat(0), s1 = f32x4.splat(0), s2 = f32x4.splat(0), s3 = f32x4.splat(0);
-      let k = 0;
-      for (; k < kFull; k += 4) {
-        const off = <usize>k << 2;
-        const av = v128.load(aRow + off);
-        s0 = f32x4.add(s0, f32x4.mul(av, v128.load(b0 + off)));
-        s1 = f32x4.add(s1, f32x4.mul(av, v128.load(b1 + off)));
-        s2 = f32x4.add(s2, f32x4.mul(av, v128.load(b2 + off)));
-        s3 = f32x4.add(s3, f32x4.mul(av, v128.load(b3 + off)));
-      }
-      if (k < K) {
-        const off = <usize>k << 2;
-        const av = loadMasked(aRow + off, kMask);
-        s0 = f32x4.add(s0, f32x4.mul(av, loadMasked(b0 + off, kMask)));
-        s1 = f32x4.add(s1, f32x4.mul(av, loadMasked(b1 + off, kMask)));
-        s2 = f32x4.add(s2, f32x4.mul(av, loadMasked(b2 + off, kMask)));
-        s3 = f32x4.add(s3, f32x4.mul(av, loadMasked(b3 + off, kMask)));
-      }
-      let r = hsum4(s0, s1, s2, s3);
-      const jOff = <usize>j << 2;
-      if (bias) r = f32x4.add(r, v128.load(bias + jOff));
-      storeTail(outRow + jOff, r, N - j);
+// @ts-ignore: decorator
+@inline function tile6x8(
+  p0: usize, ldc: usize, n: i32, init: bool, bias: usize,
+  pa: usize, ars: usize, aks: usize, pb: usize, bks: usize, kc: i32,
+): void {
+  const p1 = p0 + ldc, p2 = p1 + ldc, p3 = p2 + ldc, p4 = p3 + ldc, p5 = p4 + ldc;
+  let c00: v128, c01: v128, c10: v128, c11: v128, c20: v128, c21: v128;
+  let c30: v128, c31: v128, c40: v128, c41: v128, c50: v128, c51: v128;
+  if (init) {
+    const zero = f32x4.splat(0);
+    const b0 = bias ? v128.load(bias) : zero;
+    const b1 = bias ? v128.load(bias, 16) : zero;
+    c00 = b0; c01 = b1; c10 = b0; c11 = b1; c20 = b0; c21 = b1;
+    c30 = b0; c31 = b1; c40 = b0; c41 = b1; c50 = b0; c51 = b1;
+  } else {
+    c00 = v128.load(p0); c01 = v128.load(p0, 16);
+    c10 = v128.load(p1); c11 = v128.load(p1, 16);
+    c20 = v128.load(p2); c21 = v128.load(p2, 16);
+    c30 = v128.load(p3); c31 = v128.load(p3, 16);
+    c40 = v128.load(p4); c41 = v128.load(p4, 16);
+    c50 = v128.load(p5); c51 = v128.load(p5, 16);
+  }
+  // Two k steps per iteration halve the loop's own instructions.
+  let k = 0;
+  for (; k + 2 <= kc; k += 2) {
+    {
+      const b0 = v128.load(pb);
+      const b1 = v128.load(pb, 16);
+      let av = v128.load32_splat(pa);
+      c00 = f32x4.relaxed_madd(av, b0, c00);
+      c01 = f32x4.relaxed_madd(av, b1, c01);
+      av = v128.load32_splat(pa + ars);
+      c10 = f32x4.relaxed_madd(av, b0, c10);
+      c11 = f32x4.relaxed_madd(av, b1, c11);
+      av = v128.load32_splat(pa + 2 * ars);
+      c20 = f32x4.relaxed_madd(av, b0, c20);
+      c21 = f32x4.relaxed_madd(av, b1, c21);
+      av = v128.load32_splat(pa + 3 * ars);
+      c30 = f32x4.relaxed_madd(av, b0, c30);
+      c31 = f32x4.relaxed_madd(av, b1, c31);
+      av = v128.load32_splat(pa + 4 * ars);
+      c40 = f32x4.relaxed_madd(av, b0, c40);
+      c41 = f32x4.relaxed_madd(av, b1, c41);
+      av = v128.load32_splat(pa + 5 * ars);
+      c50 = f32x4.relaxed_madd(av, b0, c50);
+      c51 = f32x4.relaxed_madd(av, b1, c51);
+      pa += aks;
+      pb += bks;
+    }
+    {
+      const b0 = v128.load(pb);
+      const b1 = v128.load(pb, 16);
+      let av = v128.load32_splat(pa);
+      c00 = f32x4.relaxed_madd(av, b0, c00);
+      c01 = f32x4.relaxed_madd(av, b1, c01);
+      av = v128.load32_splat(pa + ars);
+      c10 = f32x4.relaxed_madd(av, b0, c10);
+      c11 = f32x4.relaxed_madd(av, b1, c11);
+      av = v128.load32_splat(pa + 2 * ars);
+      c20 = f32x4.relaxed_madd(av, b0, c20);
+      c21 = f32x4.relaxed_madd(av, b1, c21);
+      av = v128.load32_splat(pa + 3 * ars);
+      c30 = f32x4.relaxed_madd(av, b0, c30);
+      c31 = f32x4.relaxed_madd(av, b1, c31);
+      av = v128.load32_splat(pa + 4 * ars);
+      c40 = f32x4.relaxed_madd(av, b0, c40);
+      c41 = f32x4.relaxed_madd(av, b1, c41);
+      av = v128.load32_splat(pa + 5 * ars);
+      c50 = f32x4.relaxed_madd(av, b0, c50);
+      c51 = f32x4.relaxed_madd(av, b1, c51);
+      pa += aks;
+      pb += bks;
+    }
+  }
+  if (k < kc) {
+    {
+      const b0 = v128.load(pb);
+      const b1 = v128.load(pb, 16);
+      let av = v128.load32_splat(pa);
+      c00 = f32x4.relaxed_madd(av, b0, c00);
+      c01 = f32x4.relaxed_madd(av, b1, c01);
+      av = v128.load32_splat(pa + ars);
+      c10 = f32x4.relaxed_madd(av, b0, c10);
+      c11 = f32x4.relaxed_madd(av, b1, c11);
+      av = v128.load32_splat(pa + 2 * ars);
+      c20 = f32x4.relaxed_madd(av, b0, c20);
+      c21 = f32x4.relaxed_madd(av, b1, c21);
+      av = v128.load32_splat(pa + 3 * ars);
+      c30 = f32x4.relaxed_madd(av, b0, c30);
+      c31 = f32x4.relaxed_madd(av, b1, c31);
+      av = v128.load32_splat(pa + 4 * ars);
+      c40 = f32x4.relaxed_madd(av, b0, c40);
+      c41 = f32x4.relaxed_madd(av, b1, c41);
+      av = v128.load32_splat(pa + 5 * ars);
+      c50 = f32x4.relaxed_madd(av, b0, c50);
+      c51 = f32x4.relaxed_madd(av, b1, c51);
+      pa += aks;
+      pb += bks;
+    }
+  }
+  store8(p0, c00, c01, n);
+  store8(p1, c10, c11, n);
+  store8(p2, c20, c21, n);
+  store8(p3, c30, c31, n);
+  store8(p4, c40, c41, n);
+  store8(p5, c50, c51, n);
+}
+
+/** One row of eight columns, for the rows left over after the 6-row strips. */
+// @ts-ignore: decorator
+@inline function tile1x8(
+  p0: usize, n: i32, init: bool, bias: usize, pa: usize, aks: usize, pb: usize, bks: usize, kc: i32,
+): void {
+  let c0: v128, c1: v128;
+  if (init) {
+    c0 = bias ? v128.load(bias) : f32x4.splat(0);
+    c1 = bias ? v128.load(bias, 16) : f32x4.splat(0);
+  } else {
+    c0 = v128.load(p0);
+    c1 = v128.load(p0, 16);
+  }
+  for (let k = 0; k < kc; k++) {
+    const av = v128.load32_splat(pa);
+    c0 = f32x4.relaxed_madd(av, v128.load(pb), c0);
+    c1 = f32x4.relaxed_madd(av, v128.load(pb, 16), c1);
+    pa += aks;
+    pb += bks;
+  }
+  store8(p0, c0, c1, n);
+}
+
+/** Copies B[k0.., j0..j1) (kc rows) into 8-column panels, each kc × 8 floats. */
+function packB(dst: usize, b: usize, ldb: usize, kc: i32, j0: i32, j1: i32): void {
+  for (let j = j0; j < j1; j += 8) {
+    let s = b + (<usize>j << 2);
+    for (let k = 0; k < kc; k++) {
+      v128.store(dst, v128.load(s));
+      v128.store(dst, v128.load(s, 16), 16);
+      dst += 32;
+      s += ldb;
     }
   }
 }
 
-/** out += A·B: each output row is a sum of B rows scaled by one A element. */
-export function matmul_nn_add(out: usize, a: usize, b: usize, M: i32, N: i32, K: i32): void {
-  const nBytes = <usize>N << 2;
-  for (let i = 0; i < M; i++) {
-    const aRow = a + (<usize>i * <usize>K << 2);
-    const outRow = out + <usize>i * nBytes;
-    for (let j = 0; j < N; j += 4) {
-      const jOff = <usize>j << 2;
-      let acc = v128.load(outRow + jOff);
-      for (let k = 0; k < K; k++) {
-        const s = f32x4.splat(load<f32>(aRow + (<usize>k << 2)));
-        acc = f32x4.add(acc, f32x4.mul(s, v128.load(b + <usize>k * nBytes + jOff)));
+/** Copies the 6 × kc strip of A at `a` (strides ars, aks) into k-major order: 6 floats per k. */
+function packA(dst: usize, a: usize, ars: usize, aks: usize, kc: i32): void {
+  for (let k = 0; k < kc; k++) {
+    const s = a + <usize>k * aks;
+    store<f32>(dst, load<f32>(s));
+    store<f32>(dst, load<f32>(s + ars), 4);
+    store<f32>(dst, load<f32>(s + 2 * ars), 8);
+    store<f32>(dst, load<f32>(s + 3 * ars), 12);
+    store<f32>(dst, load<f32>(s + 4 * ars), 16);
+    store<f32>(dst, load<f32>(s + 5 * ars), 20);
+    dst += 24;
+  }
+}
+
+/**
+ * Rows [i0, i1) of C[M,N] (=|+=) A·B (+ bias), where A's element (i, k) is at
+ * a + 4·(i·rsA + k·csA) and B is row-major [K, N]. With `accumulate` = 0, C is
+ * overwritten (starting from `bias`, or zero when `bias` is 0). `scratch`
+ * holds `gemm_scratch_bytes()` bytes for packing, or is 0 to never pack.
+ * Threads split a product by disjoint row ranges, each with its own scratch:
+ * every element gets the same operations in the same order whatever the split.
+ */
+export function gemm_rows(
+  c: usize, a: usize, rsA: i32, csA: i32, b: usize, bias: usize, scratch: usize,
+  N: i32, K: i32, accumulate: i32, i0: i32, i1: i32,
+): void {
+  const ars = <usize>rsA << 2;
+  const aks = <usize>csA << 2;
+  const ldb = <usize>N << 2;
+  const ldc = ldb;
+  const pack = scratch != 0 && K * N >= PACK_MIN;
+  const packedA = scratch;
+  const packedB = scratch + MR * KC * 4;
+  for (let k0 = 0; k0 < max(K, 1); k0 += KC) {
+    const kc = min(KC, K - k0);
+    const init = k0 == 0 && !accumulate;
+    const aK = a + <usize>k0 * aks;
+    const bK = b + <usize>k0 * ldb;
+    for (let j0 = 0; j0 < N; j0 += NC) {
+      const j1 = min(j0 + NC, N);
+      if (pack) packB(packedB, bK, ldb, kc, j0, j1);
+      let i = i0;
+      for (; i + MR <= i1; i += MR) {
+        const cRow = c + <usize>i * ldc;
+        const aStrip = aK + <usize>i * ars;
+        if (pack) packA(packedA, aStrip, ars, aks, kc);
+        for (let j = j0; j < j1; j += 8) {
+          const jo = <usize>j << 2;
+          const biasJ = bias ? bias + jo : 0;
+          if (pack) {
+            const panel = packedB + (<usize>(j - j0) >> 3) * (<usize>kc << 5);
+            tile6x8(cRow + jo, ldc, j1 - j, init, biasJ, packedA, 4, 24, panel, 32, kc);
+          } else {
+            tile6x8(cRow + jo, ldc, j1 - j, init, biasJ, aStrip, ars, aks, bK + jo, ldb, kc);
+          }
+        }
       }
-      storeTail(outRow + jOff, acc, N - j);
+      for (; i < i1; i++) {
+        const cRow = c + <usize>i * ldc;
+        const aRow = aK + <usize>i * ars;
+        for (let j = j0; j < j1; j += 8) {
+          const jo = <usize>j << 2;
+          const biasJ = bias ? bias + jo : 0;
+          if (pack) {
+            const panel = packedB + (<usize>(j - j0) >> 3) * (<usize>kc << 5);
+            tile1x8(cRow + jo, j1 - j, init, biasJ, aRow, aks, panel, 32, kc);
+          } else {
+            tile1x8(cRow + jo, j1 - j, init, biasJ, aRow, aks, bK + jo, ldb, kc);
+          }
+        }
+      }
     }
   }
 }
 
-/** out += Aᵀ·B with A stored [K,M]: out row i gathers column i of A. */
-export function matmul_tn_add(out: usize, a: usize, b: usize, M: i32, N: i32, K: i32): void {
-  const nBytes = <usize>N << 2;
-  const mBytes = <usize>M << 2;
-  for (let i = 0; i < M; i++) {
-    const outRow = out + <usize>i * nBytes;
-    const aCol = a + (<usize>i << 2);
-    for (let j = 0; j < N; j += 4) {
-      const jOff = <usize>j << 2;
-      let acc = v128.load(outRow + jOff);
-      for (let k = 0; k < K; k++) {
-        const s = f32x4.splat(load<f32>(aCol + <usize>k * mBytes));
-        acc = f32x4.add(acc, f32x4.mul(s, v128.load(b + <usize>k * nBytes + jOff)));
+/**
+ * bt[K,N] = bᵀ for b[N,K]: makes a plain row-major right operand for
+ * `gemm_rows`. 4×4 blocks go through registers (two rounds of shuffles);
+ * the edges past a multiple of four are copied element by element.
+ */
+export function transpose(bt: usize, b: usize, N: i32, K: i32): void {
+  const ldb = <usize>K << 2;
+  const ldt = <usize>N << 2;
+  let n = 0;
+  for (; n + 4 <= N; n += 4) {
+    const src = b + <usize>n * ldb;
+    let k = 0;
+    for (; k + 4 <= K; k += 4) {
+      const s = src + (<usize>k << 2);
+      const r0 = v128.load(s), r1 = v128.load(s + ldb), r2 = v128.load(s + 2 * ldb), r3 = v128.load(s + 3 * ldb);
+      const t0 = f32x4.shuffle(r0, r1, 0, 4, 1, 5), t1 = f32x4.shuffle(r0, r1, 2, 6, 3, 7);
+      const t2 = f32x4.shuffle(r2, r3, 0, 4, 1, 5), t3 = f32x4.shuffle(r2, r3, 2, 6, 3, 7);
+      const d = bt + <usize>k * ldt + (<usize>n << 2);
+      v128.store(d, f32x4.shuffle(t0, t2, 0, 1, 4, 5));
+      v128.store(d + ldt, f32x4.shuffle(t0, t2, 2, 3, 6, 7));
+      v128.store(d + 2 * ldt, f32x4.shuffle(t1, t3, 0, 1, 4, 5));
+      v128.store(d + 3 * ldt, f32x4.shuffle(t1, t3, 2, 3, 6, 7));
+    }
+    for (; k < K; k++) {
+      for (let r = 0; r < 4; r++) {
+        store<f32>(bt + <usize>k * ldt + (<usize>(n + r) << 2), load<f32>(src + <usize>r * ldb + (<usize>k << 2)));
       }
-      storeTail(outRow + jOff, acc, N - j);
     }
   }
+  for (; n < N; n++) {
+    for (let k = 0; k < K; k++) {
+      store<f32>(bt + <usize>k * ldt + (<usize>n << 2), load<f32>(b + <usize>n * ldb + (<usize>k << 2)));
+    }
+  }
+}
+
+/** out = A·Bᵀ (+ bias) with A[M,K], B[N,K]; `bt` is scratch for Bᵀ (K·N floats). */
+export function matmul_nt(
+  out: usize, a: usize, b: usize, bias: usize, bt: usize, scratch: usize, M: i32, N: i32, K: i32,
+): void {
+  transpose(bt, b, N, K);
+  gemm_rows(out, a, K, 1, bt, bias, scratch, N, K, 0, 0, M);
+}
+
+/** out += A·B with A[M,K], B[K,N]. */
+export function matmul_nn_add(out: usize, a: usize, b: usize, scratch: usize, M: i32, N: i32, K: i32): void {
+  gemm_rows(out, a, K, 1, b, 0, scratch, N, K, 1, 0, M);
+}
+
+/** out += Aᵀ·B with A stored [K,M], B[K,N]. */
+export function matmul_tn_add(out: usize, a: usize, b: usize, scratch: usize, M: i32, N: i32, K: i32): void {
+  gemm_rows(out, a, 1, M, b, 0, scratch, N, K, 1, 0, M);
 }

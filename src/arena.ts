@@ -2,8 +2,8 @@
  * Tensors as offsets into the one shared memory, handed out by a bump
  * allocator.
  *
- * Every allocation starts on a 16-byte boundary and is followed by at least 16
- * bytes of padding, so a kernel may load a whole f32x4 at the last element of
+ * Every allocation starts on a 16-byte boundary and is followed by at least 32
+ * bytes of padding, so a kernel may load two whole f32x4 at the last element of
  * any tensor (its masked tails rely on that). Typed-array views are created
  * lazily and re-created when the memory has grown (growing detaches the old
  * `ArrayBuffer`); they are never copies.
@@ -22,7 +22,7 @@ import { memory, PAGE_BYTES } from "./memory.ts";
 export type DType = "f32" | "f64";
 
 const ALIGN = 16;
-const PAD = 16;
+const PAD = 32;
 /** Offsets below this are never handed out, so 0 can mean "no tensor" to a kernel. */
 const BASE = 1024;
 

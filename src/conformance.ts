@@ -269,7 +269,7 @@ function runLinear(c: Json, check: CaseCheck): void {
   const i = c.inputs;
   const x = upload(i.x, "x"), W = upload(i.W, "W"), b = upload(i.b, "b");
   const y = arena.f32([x.shape[0], W.shape[0]]);
-  linear_forward(y, x, W, b);
+  linear_forward(y, x, W, b, arena.f32([W.size]));
   const out: Outputs = { y: y.f32 };
   if (i.dy !== undefined) {
     const dy = upload(i.dy, "dy");

@@ -10,21 +10,23 @@
  * const w = arena.f32([3, 1]).set([1, 2, 3]);
  * const b = arena.f32([3]);
  * const y = arena.f32([2, 3]);
- * linear_forward(y, x, w, b); // y = [[1, 2, 3], [2, 4, 6]]
+ * linear_forward(y, x, w, b, arena.f32([1, 3])); // y = [[1, 2, 3], [2, 4, 6]]
  * ```
  * @module
  */
 import * as k from "../kernels/build/linear.wasm";
 import type { Tensor } from "./arena.ts";
-import { expectShape } from "./shapes.ts";
+import { GEMM_SCRATCH } from "./matmul.ts";
+import { expectScratch, expectShape } from "./shapes.ts";
 
-/** y[N,out] = x[N,in]·weightᵀ + bias. */
-export function linear_forward(y: Tensor, x: Tensor, weight: Tensor, bias: Tensor | null): void {
+/** y[N,out] = x[N,in]·weightᵀ + bias; `weightT` is scratch of at least in·out floats. */
+export function linear_forward(y: Tensor, x: Tensor, weight: Tensor, bias: Tensor | null, weightT: Tensor): void {
   const [N, inF] = x.shape, outF = weight.shape[0];
   expectShape("linear_forward weight", weight, [outF, inF]);
   expectShape("linear_forward y", y, [N, outF]);
   if (bias) expectShape("linear_forward bias", bias, [outF]);
-  k.linear_forward(y.ptr, x.ptr, weight.ptr, bias?.ptr ?? 0, N, inF, outF);
+  expectScratch("linear_forward weightT", weightT, inF * outF);
+  k.linear_forward(y.ptr, x.ptr, weight.ptr, bias?.ptr ?? 0, weightT.ptr, GEMM_SCRATCH.ptr, N, inF, outF);
 }
 
 /**
@@ -45,5 +47,16 @@ export function linear_backward(
   expectShape("linear_backward dy", dy, [N, outF]);
   if (dx) expectShape("linear_backward dx", dx, [N, inF]);
   if (dbias) expectShape("linear_backward dbias", dbias, [outF]);
-  k.linear_backward(dx?.ptr ?? 0, dweight.ptr, dbias?.ptr ?? 0, dy.ptr, x.ptr, weight.ptr, N, inF, outF);
+  k.linear_backward(
+    dx?.ptr ?? 0,
+    dweight.ptr,
+    dbias?.ptr ?? 0,
+    dy.ptr,
+    x.ptr,
+    weight.ptr,
+    GEMM_SCRATCH.ptr,
+    N,
+    inF,
+    outF,
+  );
 }

@@ -26,6 +26,7 @@ import { type Activation, activation_backward, activation_forward } from "./acti
 import { adam_update, type AdamOptions } from "./adam.ts";
 import { arena, type Tensor } from "./arena.ts";
 import { batchnorm_backward, batchnorm_eval_forward, batchnorm_forward } from "./batchnorm.ts";
+import type { BnSemantics } from "./batchnorm.ts";
 import { linear_backward, linear_forward } from "./linear.ts";
 import { mse_backward, mse_forward } from "./loss.ts";
 import type { Random } from "./random.ts";
@@ -131,6 +132,30 @@ interface Block {
   dh: Tensor;
 }
 
+/** A Linear layer's tensors, looked up once so a step does no name lookups. */
+interface LinearParams {
+  weight: Tensor;
+  bias: Tensor;
+  dweight: Tensor;
+  dbias: Tensor;
+}
+
+/** One hidden block's parameters, BN state (when it has BN) and BN caches. */
+interface BlockParams extends LinearParams {
+  bn: {
+    semantics: BnSemantics;
+    gamma: Tensor;
+    beta: Tensor;
+    dgamma: Tensor;
+    dbeta: Tensor;
+    runningMean: Tensor;
+    runningVar: Tensor;
+    /** f64 batch mean and 1/sqrt(var + eps), cached by the forward for the backward. */
+    mean: Tensor;
+    rstd: Tensor;
+  } | null;
+}
+
 /** Views of the activation buffers for one batch size. */
 interface Activations {
   x: Tensor;
@@ -167,9 +192,11 @@ export class Net {
   readonly #full: Activations;
   readonly #actGrads: Tensor;
   readonly #views = new Map<number, Activations>();
-  /** Per block: the f64 batch mean and rstd cached by the BN forward. */
-  readonly #bnCache: { mean: Tensor; rstd: Tensor }[] = [];
+  readonly #blocks: BlockParams[] = [];
+  readonly #predict: LinearParams;
   readonly #sums: Tensor;
+  /** Scratch for a transposed weight (linear_forward). */
+  readonly #weightT: Tensor;
 
   /** Allocates a network for batches of up to `maxBatch` rows; see {@link Net.reset} for the initial values. */
   constructor(spec: NetSpec, maxBatch: number) {
@@ -207,8 +234,35 @@ export class Net {
       const u = bn ? arena.f32([N, H]) : z;
       const dz = gradBlock(H);
       blocks.push({ z, u, h: arena.f32([N, H]), dz, du: bn ? gradBlock(H) : dz, dh: gradBlock(H) });
-      if (bn) this.#bnCache.push({ mean: arena.f64([H]), rstd: arena.f64([H]) });
+      const linear = (name: string): LinearParams => ({
+        weight: this.#params.get(`${name}.weight`)!,
+        bias: this.#params.get(`${name}.bias`)!,
+        dweight: this.#grads.get(`${name}.weight`)!,
+        dbias: this.#grads.get(`${name}.bias`)!,
+      });
+      this.#blocks.push({
+        ...linear(`fc${l}`),
+        bn: bn
+          ? {
+            semantics: spec.bn as BnSemantics,
+            gamma: this.#params.get(`bn${l}.weight`)!,
+            beta: this.#params.get(`bn${l}.bias`)!,
+            dgamma: this.#grads.get(`bn${l}.weight`)!,
+            dbeta: this.#grads.get(`bn${l}.bias`)!,
+            runningMean: this.#buffers.get(`bn${l}.running_mean`)!,
+            runningVar: this.#buffers.get(`bn${l}.running_var`)!,
+            mean: arena.f64([H]),
+            rstd: arena.f64([H]),
+          }
+          : null,
+      });
     }
+    this.#predict = {
+      weight: this.#params.get("predict.weight")!,
+      bias: this.#params.get("predict.bias")!,
+      dweight: this.#grads.get("predict.weight")!,
+      dbias: this.#grads.get("predict.bias")!,
+    };
     this.#full = {
       x: arena.f32([N, spec.inputs]),
       target: arena.f32([N, spec.outputs]),
@@ -217,6 +271,7 @@ export class Net {
       dpred: gradBlock(spec.outputs),
     };
     this.#sums = arena.f64([2 * H]);
+    this.#weightT = arena.f32([Math.max(...layout.map(([, shape]) => shape.reduce((a, b) => a * b, 1)))]);
     this.reset();
   }
 
@@ -318,22 +373,30 @@ export class Net {
     const { spec } = this;
     let input = a.x;
     for (let l = 0; l < spec.layers; l++) {
-      const b = a.blocks[l];
-      linear_forward(b.z, input, this.#params.get(`fc${l}.weight`)!, this.#params.get(`fc${l}.bias`)!);
-      if (spec.bn !== "none") {
-        const gamma = this.#params.get(`bn${l}.weight`)!, beta = this.#params.get(`bn${l}.bias`)!;
-        const rm = this.#buffers.get(`bn${l}.running_mean`)!, rv = this.#buffers.get(`bn${l}.running_var`)!;
-        if (train) {
-          const { mean, rstd } = this.#bnCache[l];
-          batchnorm_forward(b.u, mean, rstd, rm, rv, b.z, gamma, beta, spec.eps, spec.momentum, spec.bn);
-        } else {
-          batchnorm_eval_forward(b.u, b.z, gamma, beta, rm, rv, spec.eps);
-        }
+      const b = a.blocks[l], p = this.#blocks[l];
+      linear_forward(b.z, input, p.weight, p.bias, this.#weightT);
+      const bn = p.bn;
+      if (bn !== null && train) {
+        batchnorm_forward(
+          b.u,
+          bn.mean,
+          bn.rstd,
+          bn.runningMean,
+          bn.runningVar,
+          b.z,
+          bn.gamma,
+          bn.beta,
+          spec.eps,
+          spec.momentum,
+          bn.semantics,
+        );
+      } else if (bn !== null) {
+        batchnorm_eval_forward(b.u, b.z, bn.gamma, bn.beta, bn.runningMean, bn.runningVar, spec.eps);
       }
       activation_forward(spec.activation, b.h, b.u);
       input = b.h;
     }
-    linear_forward(a.pred, input, this.#params.get("predict.weight")!, this.#params.get("predict.bias")!);
+    linear_forward(a.pred, input, this.#predict.weight, this.#predict.bias, this.#weightT);
     return a.pred;
   }
 
@@ -347,39 +410,17 @@ export class Net {
     const { spec } = this;
     const L = spec.layers;
     const last = L === 0 ? a.x : a.blocks[L - 1].h;
-    linear_backward(
-      L === 0 ? null : a.blocks[L - 1].dh,
-      this.#grads.get("predict.weight")!,
-      this.#grads.get("predict.bias")!,
-      a.dpred,
-      last,
-      this.#params.get("predict.weight")!,
-    );
+    const out = this.#predict;
+    linear_backward(L === 0 ? null : a.blocks[L - 1].dh, out.dweight, out.dbias, a.dpred, last, out.weight);
     for (let l = L - 1; l >= 0; l--) {
-      const b = a.blocks[l];
+      const b = a.blocks[l], p = this.#blocks[l];
       activation_backward(spec.activation, b.du, b.dh, b.h);
-      if (spec.bn !== "none") {
-        const { mean, rstd } = this.#bnCache[l];
-        batchnorm_backward(
-          b.dz,
-          this.#grads.get(`bn${l}.weight`)!,
-          this.#grads.get(`bn${l}.bias`)!,
-          this.#sums,
-          b.du,
-          b.z,
-          this.#params.get(`bn${l}.weight`)!,
-          mean,
-          rstd,
-        );
+      const bn = p.bn;
+      if (bn !== null) {
+        batchnorm_backward(b.dz, bn.dgamma, bn.dbeta, this.#sums, b.du, b.z, bn.gamma, bn.mean, bn.rstd);
       }
-      linear_backward(
-        l === 0 ? null : a.blocks[l - 1].dh,
-        this.#grads.get(`fc${l}.weight`)!,
-        this.#grads.get(`fc${l}.bias`)!,
-        b.dz,
-        l === 0 ? a.x : a.blocks[l - 1].h,
-        this.#params.get(`fc${l}.weight`)!,
-      );
+      const input = l === 0 ? a.x : a.blocks[l - 1].h;
+      linear_backward(l === 0 ? null : a.blocks[l - 1].dh, p.dweight, p.dbias, b.dz, input, p.weight);
     }
   }
 

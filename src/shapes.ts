@@ -25,3 +25,10 @@ export function expectF64(what: string, t: Tensor, n: number): void {
     throw new RangeError(`${what}: expected ${n} f64 values, got ${t.size} ${t.dtype}`);
   }
 }
+
+/** Throws unless `t` is f32 scratch of at least `n` elements. */
+export function expectScratch(what: string, t: Tensor, n: number): void {
+  if (t.dtype !== "f32" || t.size < n) {
+    throw new RangeError(`${what}: expected f32 scratch of ${n}, got ${t.size} ${t.dtype}`);
+  }
+}

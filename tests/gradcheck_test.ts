@@ -97,7 +97,8 @@ Deno.test(
     const b = tensor([O], r.array(O, -1, 1));
     const w = tensor([N, O], r.array(N * O, -1, 1));
     const y = arena.f32([N, O]);
-    const loss = () => (linear_forward(y, x, W, b), weightedSum(y, w));
+    const wt = arena.f32([O * I]);
+    const loss = () => (linear_forward(y, x, W, b, wt), weightedSum(y, w));
     const dx = arena.f32([N, I]), dW = arena.f32([O, I]), db = arena.f32([O]);
     loss();
     linear_backward(dx, dW, db, w, x, W);

@@ -47,6 +47,7 @@ Deno.test("every kernel module's only import is the shared memory", async () => 
     "linear.wasm",
     "loss.wasm",
     "matmul.wasm",
+    "peak.wasm",
   ]);
   for (const [name, bytes] of found) {
     const imports = WebAssembly.Module.imports(new WebAssembly.Module(bytes));
@@ -88,12 +89,14 @@ Deno.test("kernels write nothing past their outputs at sizes that are not multip
       const gdW = guardAfter();
       const db = arena.f32([O]);
       const gdb = guardAfter();
-      linear_forward(y, x, W, b);
+      const wt = arena.f32([O * I]);
+      const gwt = guardAfter();
+      linear_forward(y, x, W, b, wt);
       linear_backward(dx, dW, db, dy, x, W);
-      matmul_nt(y, x, W);
+      matmul_nt(y, x, W, null, wt);
       matmul_nn_add(dx, dy, W);
       matmul_tn_add(dW, dy, x);
-      for (const [g, what] of [[gy, "y"], [gdx, "dx"], [gdW, "dW"], [gdb, "db"]] as const) {
+      for (const [g, what] of [[gy, "y"], [gdx, "dx"], [gdW, "dW"], [gdb, "db"], [gwt, "Wᵀ scratch"]] as const) {
         assertUntouched(g, `linear ${N}x${I}->${O} ${what}`);
       }
       for (const act of ACTIVATIONS) {

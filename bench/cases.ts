@@ -1,0 +1,146 @@
+/**
+ * The kernel workloads that `bench/kernels_bench.ts` (for `deno bench`) and
+ * `bench/kernels.ts` (the GFLOP/s table) both measure: each case allocates
+ * its tensors once and returns a closure that runs the kernel once, with the
+ * floating-point operations or bytes that one run does.
+ *
+ * @example
+ * ```ts
+ * import { kernelCases } from "./cases.ts";
+ * for (const c of kernelCases()) c.setup()();
+ * ```
+ * @module
+ */
+import { activation_backward, activation_forward } from "../src/activations.ts";
+import { ADAM_DEFAULTS, adam_update } from "../src/adam.ts";
+import { arena, type Tensor } from "../src/arena.ts";
+import { batchnorm_backward, batchnorm_forward } from "../src/batchnorm.ts";
+import { matmul_nn_add, matmul_nt, matmul_tn_add } from "../src/matmul.ts";
+
+/** One benchmarked kernel call. */
+export interface KernelCase {
+  /** e.g. `matmul_nt 1024×1024×1024`. */
+  name: string;
+  /** Floating-point operations of one run (0 for a memory-bound kernel). */
+  flops: number;
+  /** Bytes read and written by one run (for GB/s). */
+  bytes: number;
+  /** Allocates the tensors and returns the run. */
+  setup(): () => void;
+}
+
+function filled(shape: number[], seed: number): Tensor {
+  const t = arena.f32(shape);
+  const d = t.f32;
+  let s = seed;
+  for (let i = 0; i < d.length; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    d[i] = s / 4294967296 - 0.5;
+  }
+  return t;
+}
+
+/** The matmul family at [M, N, K]. */
+function matmulCases(M: number, N: number, K: number): KernelCase[] {
+  const size = `${M}×${N}×${K}`;
+  const flops = 2 * M * N * K;
+  const bytes = 4 * (M * K + K * N + M * N);
+  return [
+    {
+      name: `matmul_nt ${size}`,
+      flops,
+      bytes,
+      setup() {
+        const a = filled([M, K], 1), b = filled([N, K], 2), out = arena.f32([M, N]), bt = arena.f32([K, N]);
+        return () => matmul_nt(out, a, b, null, bt);
+      },
+    },
+    {
+      name: `matmul_nn_add ${size}`,
+      flops,
+      bytes,
+      setup() {
+        const a = filled([M, K], 1), b = filled([K, N], 2), out = arena.f32([M, N]);
+        return () => matmul_nn_add(out, a, b);
+      },
+    },
+    {
+      name: `matmul_tn_add ${size}`,
+      flops,
+      bytes,
+      setup() {
+        const a = filled([K, M], 1), b = filled([K, N], 2), out = arena.f32([M, N]);
+        return () => matmul_tn_add(out, a, b);
+      },
+    },
+  ];
+}
+
+/** Every benchmarked kernel: the matmul family at the network's shapes, BN, tanh and Adam. */
+export function kernelCases(): KernelCase[] {
+  const cases: KernelCase[] = [
+    ...matmulCases(1024, 1024, 1024),
+    ...matmulCases(1024, 256, 256),
+    ...matmulCases(64, 10, 10),
+  ];
+  for (const [N, C] of [[1024, 1024], [64, 10]]) {
+    const elems = N * C;
+    cases.push(
+      {
+        name: `batchnorm_forward ${N}×${C}`,
+        flops: 0,
+        bytes: 8 * elems,
+        setup() {
+          const x = filled([N, C], 3), y = arena.f32([N, C]);
+          const g = filled([C], 4), b = filled([C], 5), rm = arena.f32([C]), rv = arena.f32([C]);
+          const mean = arena.f64([C]), rstd = arena.f64([C]);
+          return () => batchnorm_forward(y, mean, rstd, rm, rv, x, g, b, 1e-5, 0.5, "torch");
+        },
+      },
+      {
+        name: `batchnorm_backward ${N}×${C}`,
+        flops: 0,
+        bytes: 12 * elems,
+        setup() {
+          const x = filled([N, C], 3), y = arena.f32([N, C]), dy = filled([N, C], 6), dx = arena.f32([N, C]);
+          const g = filled([C], 4), b = filled([C], 5), rm = arena.f32([C]), rv = arena.f32([C]);
+          const mean = arena.f64([C]), rstd = arena.f64([C]), sums = arena.f64([2 * C]);
+          const dg = arena.f32([C]), db = arena.f32([C]);
+          batchnorm_forward(y, mean, rstd, rm, rv, x, g, b, 1e-5, 0.5, "torch");
+          return () => batchnorm_backward(dx, dg, db, sums, dy, x, g, mean, rstd);
+        },
+      },
+      {
+        name: `tanh_forward ${N}×${C}`,
+        flops: 0,
+        bytes: 8 * elems,
+        setup() {
+          const x = filled([N, C], 7), y = arena.f32([N, C]);
+          return () => activation_forward("tanh", y, x);
+        },
+      },
+      {
+        name: `tanh_backward ${N}×${C}`,
+        flops: 0,
+        bytes: 12 * elems,
+        setup() {
+          const y = filled([N, C], 7), dy = filled([N, C], 8), dx = arena.f32([N, C]);
+          return () => activation_backward("tanh", dx, dy, y);
+        },
+      },
+    );
+  }
+  for (const n of [3_148_801, 371]) {
+    cases.push({
+      name: `adam_update ${n} params`,
+      flops: 0,
+      bytes: 28 * n,
+      setup() {
+        const p = filled([n], 9), g = filled([n], 10), m = arena.f32([n]), v = arena.f32([n]);
+        let t = 0;
+        return () => adam_update(p, g, m, v, null, ADAM_DEFAULTS, ++t);
+      },
+    });
+  }
+  return cases;
+}
