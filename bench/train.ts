@@ -1,0 +1,156 @@
+/**
+ * `deno task bench:train`: train steps/s (forward + backward + Adam on a batch
+ * already in memory) and eval samples/s of the notebook's network family over
+ * a grid of widths, batch sizes, variants and thread counts. Prints a table,
+ * or with `--json` the shape ../shared/bench/pytorch_mlp.py prints:
+ * `{"engine": "...", "results": [{hidden, batch, variant, threads,
+ * train_steps_per_s, eval_samples_per_s}]}`.
+ *
+ * Each cell also reports the train step's effective GFLOP/s
+ * (6·batch·Σ in·out per step) as a fraction of the f32x4 peak measured by
+ * bench/peak.ts at the start of the same run.
+ *
+ * @example
+ * ```sh
+ * deno task bench:train --hidden 10,256 --batch 64,1024 --threads 1
+ * ```
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { ADAM_DEFAULTS } from "../src/adam.ts";
+import { arena } from "../src/arena.ts";
+import { type BnVariant, Net, parameterShapes } from "../src/model.ts";
+import { Random } from "../src/random.ts";
+import { DEFAULTS, specFor } from "../src/train.ts";
+import { measurePeak } from "./peak.ts";
+
+/** One cell of the grid. */
+export interface TrainBenchResult {
+  hidden: number;
+  batch: number;
+  variant: BnVariant;
+  threads: number;
+  train_steps_per_s: number;
+  eval_samples_per_s: number;
+}
+
+/** The median rate (calls/s) of `fn` over `reps` windows of `window` seconds, after a warm-up. */
+function rate(fn: () => void, window: number, reps: number): number {
+  const t0 = performance.now();
+  while (performance.now() - t0 < Math.min(300, window * 300)) fn();
+  const rates: number[] = [];
+  for (let r = 0; r < reps; r++) {
+    let n = 0;
+    const start = performance.now();
+    let now = start;
+    do {
+      fn();
+      n++;
+      now = performance.now();
+    } while (now - start < window * 1000);
+    rates.push(n / ((now - start) / 1000));
+  }
+  return rates.sort((a, b) => a - b)[Math.floor(reps / 2)];
+}
+
+/** Floating-point operations of one train step: 2·batch·in·out for each of the three products per Linear. */
+export function trainStepFlops(hidden: number, batch: number, layers: number): number {
+  const spec = specFor("none", { ...DEFAULTS, hidden, layers });
+  return parameterShapes(spec)
+    .filter(([name]) => name.endsWith(".weight"))
+    .reduce((sum, [, [out, inF]]) => sum + 6 * batch * out * inF, 0);
+}
+
+/** Measures one cell. */
+export function benchCell(
+  hidden: number,
+  batch: number,
+  variant: BnVariant,
+  threads: number,
+  layers: number,
+  window: number,
+  reps: number,
+): TrainBenchResult {
+  const mark = arena.mark();
+  try {
+    const net = new Net(specFor(variant, { ...DEFAULTS, hidden, layers }), batch);
+    net.initialize(new Random(0, "init"));
+    const rng = new Random(0, "data");
+    const x = net.input(batch).f32, y = net.target(batch).f32;
+    for (let i = 0; i < batch; i++) {
+      x[i] = rng.uniformIn(-5, 5);
+      y[i] = x[i] * x[i] + rng.normal();
+    }
+    const adam = { ...ADAM_DEFAULTS, lr: 0.02 };
+    const train = rate(() => net.trainStep(batch, adam), window, reps);
+    const evals = rate(() => net.forward(batch, false), window, reps);
+    return {
+      hidden,
+      batch,
+      variant,
+      threads,
+      train_steps_per_s: train,
+      eval_samples_per_s: evals * batch,
+    };
+  } finally {
+    arena.release(mark);
+  }
+}
+
+const USAGE = `Usage: deno task bench:train [--hidden 10,64,256,1024] [--batch 64,1024]
+                            [--variants torch,none] [--threads 1,2] [--layers 4]
+                            [--window 1] [--reps 3] [--json]`;
+
+if (import.meta.main) {
+  const { values } = parseArgs({
+    options: {
+      hidden: { type: "string", default: "10,64,256,1024" },
+      batch: { type: "string", default: "64,1024" },
+      variants: { type: "string", default: "torch,none" },
+      threads: { type: "string", default: "1,2" },
+      layers: { type: "string", default: "4" },
+      window: { type: "string", default: "1" },
+      reps: { type: "string", default: "3" },
+      json: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    Deno.exit(0);
+  }
+  const ints = (s: string) => s.split(",").map(Number);
+  const layers = Number(values.layers), window = Number(values.window), reps = Number(values.reps);
+  const peak = measurePeak();
+  const results: TrainBenchResult[] = [];
+  if (!values.json) {
+    console.log(`f32x4 peak of one thread, measured now: ${peak.toFixed(1)} GFLOP/s`);
+    console.log("hidden  batch  variant  threads   train steps/s   eval samples/s   train GFLOP/s  of peak");
+  }
+  for (const hidden of ints(values.hidden)) {
+    for (const batch of ints(values.batch)) {
+      for (const variant of values.variants.split(",") as BnVariant[]) {
+        for (const threads of ints(values.threads)) {
+          const r = benchCell(hidden, batch, variant, threads, layers, window, reps);
+          results.push(r);
+          if (!values.json) {
+            const gflops = trainStepFlops(hidden, batch, layers) * r.train_steps_per_s / 1e9;
+            console.log(
+              [
+                String(hidden).padStart(6),
+                String(batch).padStart(6),
+                variant.padEnd(7),
+                String(threads).padStart(7),
+                r.train_steps_per_s.toFixed(1).padStart(15),
+                r.eval_samples_per_s.toFixed(0).padStart(16),
+                gflops.toFixed(2).padStart(15),
+                `${(100 * gflops / (peak * threads)).toFixed(0)}%`.padStart(8),
+              ].join(" "),
+            );
+          }
+        }
+      }
+    }
+  }
+  if (values.json) console.log(JSON.stringify({ engine: "bnlab (Deno + WebAssembly)", peak_gflops: peak, results }));
+}
