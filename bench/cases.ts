@@ -14,7 +14,7 @@
 import { activation_backward, activation_forward } from "../src/activations.ts";
 import { ADAM_DEFAULTS, adam_update } from "../src/adam.ts";
 import { arena, type Tensor } from "../src/arena.ts";
-import { batchnorm_backward, batchnorm_forward } from "../src/batchnorm.ts";
+import { batchnorm_backward, batchnorm_forward, batchnormSumsLength } from "../src/batchnorm.ts";
 import { matmul_nn_add, matmul_nt, matmul_tn_add } from "../src/matmul.ts";
 
 /** One benchmarked kernel call. */
@@ -104,7 +104,7 @@ export function kernelCases(): KernelCase[] {
         setup() {
           const x = filled([N, C], 3), y = arena.f32([N, C]), dy = filled([N, C], 6), dx = arena.f32([N, C]);
           const g = filled([C], 4), b = filled([C], 5), rm = arena.f32([C]), rv = arena.f32([C]);
-          const mean = arena.f64([C]), rstd = arena.f64([C]), sums = arena.f64([2 * C]);
+          const mean = arena.f64([C]), rstd = arena.f64([C]), sums = arena.f64([batchnormSumsLength(C)]);
           const dg = arena.f32([C]), db = arena.f32([C]);
           batchnorm_forward(y, mean, rstd, rm, rv, x, g, b, 1e-5, 0.5, "torch");
           return () => batchnorm_backward(dx, dg, db, sums, dy, x, g, mean, rstd);

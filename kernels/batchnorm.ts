@@ -6,10 +6,46 @@
 // caches `mean` and `rstd` (= 1/sqrt(var + eps)) are f64 for the same reason:
 // x − f32(mean) would be off by half an f32 ulp of 1000, i.e. 0.3% of that std.
 
+import { storeTail } from "./lib/simd";
+
 /** PyTorch `BatchNorm1d`: running ← (1−m)·running + m·batch, unbiased running_var. */
 export const BN_TORCH: i32 = 0;
 /** The notebook's MyBN: moving ← m·moving + (1−m)·batch, biased moving_var. */
 export const BN_MYBN: i32 = 1;
+
+/** Four f32 lanes as two f64x2 halves: [lanes 0–1], [lanes 2–3]. */
+// @ts-ignore: decorator
+@inline function lo64(v: v128): v128 {
+  return f64x2.promote_low_f32x4(v);
+}
+// @ts-ignore: decorator
+@inline function hi64(v: v128): v128 {
+  return f64x2.promote_low_f32x4(i32x4.shuffle(v, v, 2, 3, 0, 1));
+}
+/** Two f64x2 back to four f32 lanes (one rounding each). */
+// @ts-ignore: decorator
+@inline function to32(lo: v128, hi: v128): v128 {
+  return i32x4.shuffle(f32x4.demote_f64x2_zero(lo), f32x4.demote_f64x2_zero(hi), 0, 1, 4, 5);
+}
+
+/** p[0..n) += the four promoted lanes of v, as two f64x2 read-modify-writes. */
+// @ts-ignore: decorator
+@inline function addTo(p: usize, lo: v128, hi: v128): void {
+  v128.store(p, f64x2.add(v128.load(p), lo));
+  v128.store(p, f64x2.add(v128.load(p, 16), hi), 16);
+}
+
+// The row loops below take four columns per step (two f64x2 halves). When C
+// is not a multiple of four, the last step's extra lanes read the next row (or
+// the tensor's padding) into per-column f64 slots past C, which the 32 bytes
+// of padding after every f64 vector absorb; nothing past C is stored into an
+// f32 tensor (storeTail).
+
+/** Rounds C up to a multiple of four: the f64 slots the four-column steps touch. */
+// @ts-ignore: decorator
+@inline function padded(C: i32): i32 {
+  return (C + 3) & ~3;
+}
 
 /**
  * Training-mode forward. Writes y, the f64 caches mean[C] and rstd[C] (for the
@@ -22,35 +58,36 @@ export function batchnorm_forward(
   N: i32, C: i32, eps: f64, momentum: f64, semantics: i32,
 ): void {
   const rowBytes = <usize>C << 2;
-  for (let c = 0; c < C; c++) {
-    store<f64>(mean + (<usize>c << 3), 0);
-    store<f64>(rstd + (<usize>c << 3), 0);
-  }
+  const C4 = padded(C);
+  memory.fill(mean, 0, <usize>C4 << 3);
+  memory.fill(rstd, 0, <usize>C4 << 3);
   for (let n = 0; n < N; n++) {
     const row = x + <usize>n * rowBytes;
-    for (let c = 0; c < C; c++) {
-      const p = mean + (<usize>c << 3);
-      store<f64>(p, load<f64>(p) + <f64>load<f32>(row + (<usize>c << 2)));
+    for (let c = 0; c < C; c += 4) {
+      const v = v128.load(row + (<usize>c << 2));
+      addTo(mean + (<usize>c << 3), lo64(v), hi64(v));
     }
   }
-  const invN = 1.0 / <f64>N;
-  for (let c = 0; c < C; c++) {
+  const invN = f64x2.splat(1.0 / <f64>N);
+  for (let c = 0; c < C4; c += 2) {
     const p = mean + (<usize>c << 3);
-    store<f64>(p, load<f64>(p) * invN);
+    v128.store(p, f64x2.mul(v128.load(p), invN));
   }
   // rstd holds Σ(x − mean)² until it is turned into 1/sqrt(var + eps) below.
   for (let n = 0; n < N; n++) {
     const row = x + <usize>n * rowBytes;
-    for (let c = 0; c < C; c++) {
-      const d = <f64>load<f32>(row + (<usize>c << 2)) - load<f64>(mean + (<usize>c << 3));
-      const p = rstd + (<usize>c << 3);
-      store<f64>(p, load<f64>(p) + d * d);
+    for (let c = 0; c < C; c += 4) {
+      const v = v128.load(row + (<usize>c << 2));
+      const m = mean + (<usize>c << 3);
+      const d0 = f64x2.sub(lo64(v), v128.load(m));
+      const d1 = f64x2.sub(hi64(v), v128.load(m, 16));
+      addTo(rstd + (<usize>c << 3), f64x2.mul(d0, d0), f64x2.mul(d1, d1));
     }
   }
   for (let c = 0; c < C; c++) {
     const m = load<f64>(mean + (<usize>c << 3));
     const ss = load<f64>(rstd + (<usize>c << 3));
-    const varBiased = ss * invN;
+    const varBiased = ss / <f64>N;
     const pm = runningMean + (<usize>c << 2);
     const pv = runningVar + (<usize>c << 2);
     if (semantics == BN_MYBN) {
@@ -66,11 +103,16 @@ export function batchnorm_forward(
   for (let n = 0; n < N; n++) {
     const xRow = x + <usize>n * rowBytes;
     const yRow = y + <usize>n * rowBytes;
-    for (let c = 0; c < C; c++) {
+    for (let c = 0; c < C; c += 4) {
       const o4 = <usize>c << 2;
       const o8 = <usize>c << 3;
-      const xhat = (<f64>load<f32>(xRow + o4) - load<f64>(mean + o8)) * load<f64>(rstd + o8);
-      store<f32>(yRow + o4, <f32>(<f64>load<f32>(gamma + o4) * xhat + <f64>load<f32>(beta + o4)));
+      const v = v128.load(xRow + o4);
+      const g = v128.load(gamma + o4), b = v128.load(beta + o4);
+      const h0 = f64x2.mul(f64x2.sub(lo64(v), v128.load(mean + o8)), v128.load(rstd + o8));
+      const h1 = f64x2.mul(f64x2.sub(hi64(v), v128.load(mean + o8, 16)), v128.load(rstd + o8, 16));
+      const y0 = f64x2.relaxed_madd(lo64(g), h0, lo64(b));
+      const y1 = f64x2.relaxed_madd(hi64(g), h1, hi64(b));
+      storeTail(yRow + o4, to32(y0, y1), C - c);
     }
   }
 }
@@ -79,36 +121,60 @@ export function batchnorm_forward(
  * Training-mode backward, autograd through the batch mean and variance:
  *   dβ += Σ dy,  dγ += Σ dy·x̂,
  *   dx += γ·rstd/N · (N·dy − Σdy − x̂·Σ(dy·x̂)).
- * `sums` is caller-provided f64 scratch of 2·C values.
+ * `sums` is caller-provided f64 scratch of 2·⌈C/4⌉·4 values.
  */
 export function batchnorm_backward(
   dx: usize, dgamma: usize, dbeta: usize, sums: usize,
   dy: usize, x: usize, gamma: usize, mean: usize, rstd: usize,
   N: i32, C: i32,
 ): void {
-  sumDyAndDyXhat(sums, dy, x, mean, rstd, N, C);
   const rowBytes = <usize>C << 2;
-  const invN = 1.0 / <f64>N;
+  const C4 = padded(C);
+  const sdy = sums;
+  const sdyx = sums + (<usize>C4 << 3);
+  memory.fill(sums, 0, <usize>C4 << 4);
+  for (let n = 0; n < N; n++) {
+    const xRow = x + <usize>n * rowBytes;
+    const dyRow = dy + <usize>n * rowBytes;
+    for (let c = 0; c < C; c += 4) {
+      const o4 = <usize>c << 2;
+      const o8 = <usize>c << 3;
+      const v = v128.load(xRow + o4), g = v128.load(dyRow + o4);
+      const g0 = lo64(g), g1 = hi64(g);
+      const h0 = f64x2.mul(f64x2.sub(lo64(v), v128.load(mean + o8)), v128.load(rstd + o8));
+      const h1 = f64x2.mul(f64x2.sub(hi64(v), v128.load(mean + o8, 16)), v128.load(rstd + o8, 16));
+      addTo(sdy + o8, g0, g1);
+      addTo(sdyx + o8, f64x2.mul(g0, h0), f64x2.mul(g1, h1));
+    }
+  }
   for (let c = 0; c < C; c++) {
     const o4 = <usize>c << 2;
     const o8 = <usize>c << 3;
-    store<f32>(dbeta + o4, load<f32>(dbeta + o4) + <f32>load<f64>(sums + o8));
-    store<f32>(dgamma + o4, load<f32>(dgamma + o4) + <f32>load<f64>(sums + (<usize>C << 3) + o8));
+    store<f32>(dbeta + o4, load<f32>(dbeta + o4) + <f32>load<f64>(sdy + o8));
+    store<f32>(dgamma + o4, load<f32>(dgamma + o4) + <f32>load<f64>(sdyx + o8));
   }
+  const nf = f64x2.splat(<f64>N);
+  const invN = f64x2.splat(1.0 / <f64>N);
   for (let n = 0; n < N; n++) {
     const xRow = x + <usize>n * rowBytes;
     const dyRow = dy + <usize>n * rowBytes;
     const dxRow = dx + <usize>n * rowBytes;
-    for (let c = 0; c < C; c++) {
+    for (let c = 0; c < C; c += 4) {
       const o4 = <usize>c << 2;
       const o8 = <usize>c << 3;
-      const r = load<f64>(rstd + o8);
-      const xhat = (<f64>load<f32>(xRow + o4) - load<f64>(mean + o8)) * r;
-      const sdy = load<f64>(sums + o8);
-      const sdyx = load<f64>(sums + (<usize>C << 3) + o8);
-      const g = <f64>load<f32>(dyRow + o4);
-      const d = <f64>load<f32>(gamma + o4) * r * invN * (<f64>N * g - sdy - xhat * sdyx);
-      store<f32>(dxRow + o4, load<f32>(dxRow + o4) + <f32>d);
+      const v = v128.load(xRow + o4), g = v128.load(dyRow + o4), gm = v128.load(gamma + o4);
+      const r0 = v128.load(rstd + o8), r1 = v128.load(rstd + o8, 16);
+      const h0 = f64x2.mul(f64x2.sub(lo64(v), v128.load(mean + o8)), r0);
+      const h1 = f64x2.mul(f64x2.sub(hi64(v), v128.load(mean + o8, 16)), r1);
+      // N·dy − Σdy − x̂·Σdy·x̂, then × γ·rstd/N
+      const t0 = f64x2.sub(f64x2.sub(f64x2.mul(nf, lo64(g)), v128.load(sdy + o8)), f64x2.mul(h0, v128.load(sdyx + o8)));
+      const t1 = f64x2.sub(
+        f64x2.sub(f64x2.mul(nf, hi64(g)), v128.load(sdy + o8, 16)),
+        f64x2.mul(h1, v128.load(sdyx + o8, 16)),
+      );
+      const d0 = f64x2.mul(f64x2.mul(f64x2.mul(lo64(gm), r0), invN), t0);
+      const d1 = f64x2.mul(f64x2.mul(f64x2.mul(hi64(gm), r1), invN), t1);
+      storeTail(dxRow + o4, f32x4.add(v128.load(dxRow + o4), to32(d0, d1)), C - c);
     }
   }
 }
@@ -160,27 +226,5 @@ export function batchnorm_eval_backward(
     }
     store<f32>(dbeta + o4, load<f32>(dbeta + o4) + <f32>sdy);
     store<f32>(dgamma + o4, load<f32>(dgamma + o4) + <f32>sdyx);
-  }
-}
-
-/** sums[0..C) = Σ_n dy, sums[C..2C) = Σ_n dy·x̂, in f64. */
-function sumDyAndDyXhat(sums: usize, dy: usize, x: usize, mean: usize, rstd: usize, N: i32, C: i32): void {
-  const rowBytes = <usize>C << 2;
-  const second = sums + (<usize>C << 3);
-  for (let c = 0; c < C; c++) {
-    store<f64>(sums + (<usize>c << 3), 0);
-    store<f64>(second + (<usize>c << 3), 0);
-  }
-  for (let n = 0; n < N; n++) {
-    const xRow = x + <usize>n * rowBytes;
-    const dyRow = dy + <usize>n * rowBytes;
-    for (let c = 0; c < C; c++) {
-      const o4 = <usize>c << 2;
-      const o8 = <usize>c << 3;
-      const g = <f64>load<f32>(dyRow + o4);
-      const xhat = (<f64>load<f32>(xRow + o4) - load<f64>(mean + o8)) * load<f64>(rstd + o8);
-      store<f64>(sums + o8, load<f64>(sums + o8) + g);
-      store<f64>(second + o8, load<f64>(second + o8) + g * xhat);
-    }
   }
 }

@@ -30,6 +30,15 @@ import { expectF64, expectShape } from "./shapes.ts";
 /** Which running-statistics convention a BN layer follows. */
 export type BnSemantics = "torch" | "mybn";
 
+/**
+ * The f64 scratch `batchnorm_backward` needs for C columns: two sums per
+ * column, each half rounded up to a multiple of four (the kernel works on
+ * four columns at a time).
+ */
+export function batchnormSumsLength(C: number): number {
+  return 2 * (Math.ceil(C / 4) * 4);
+}
+
 const SEMANTICS: Record<BnSemantics, number> = {
   torch: k.BN_TORCH,
   mybn: k.BN_MYBN,
@@ -94,7 +103,7 @@ export function batchnorm_forward(
 /**
  * Training-mode backward (through the batch statistics): accumulates
  * dβ += Σdy, dγ += Σdy·x̂, dx += γ·rstd/N·(N·dy − Σdy − x̂·Σdy·x̂).
- * `sums` is f64 scratch of 2·C values.
+ * `sums` is f64 scratch of {@link batchnormSumsLength}(C) values.
  */
 export function batchnorm_backward(
   dx: Tensor,
@@ -113,7 +122,7 @@ export function batchnorm_backward(
   expectShape("batchnorm_backward dgamma", dgamma, [C]);
   expectShape("batchnorm_backward dbeta", dbeta, [C]);
   expectShape("batchnorm_backward gamma", gamma, [C]);
-  expectF64("batchnorm_backward sums", sums, 2 * C);
+  expectF64("batchnorm_backward sums", sums, batchnormSumsLength(C));
   expectF64("batchnorm_backward mean", mean, C);
   expectF64("batchnorm_backward rstd", rstd, C);
   k.batchnorm_backward(dx.ptr, dgamma.ptr, dbeta.ptr, sums.ptr, dy.ptr, x.ptr, gamma.ptr, mean.ptr, rstd.ptr, N, C);

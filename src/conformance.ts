@@ -24,6 +24,7 @@ import {
   batchnorm_eval_backward,
   batchnorm_eval_forward,
   batchnorm_forward,
+  batchnormSumsLength,
   type BnSemantics,
 } from "./batchnorm.ts";
 import {
@@ -153,7 +154,7 @@ function bnTrain(
   if (dyJson !== undefined) {
     const dy = upload(dyJson, "dy");
     const dx = zerosLike(x), dgamma = zerosLike(gamma), dbeta = zerosLike(beta);
-    batchnorm_backward(dx, dgamma, dbeta, arena.f64([2 * C]), dy, x, gamma, mean, rstd);
+    batchnorm_backward(dx, dgamma, dbeta, arena.f64([batchnormSumsLength(C)]), dy, x, gamma, mean, rstd);
     Object.assign(out, { dx: dx.f32, dgamma: dgamma.f32, dbeta: dbeta.f32 });
   }
   return out;

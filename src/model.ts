@@ -25,7 +25,7 @@
 import { type Activation, activation_backward, activation_forward } from "./activations.ts";
 import { adam_update, type AdamOptions } from "./adam.ts";
 import { arena, type Tensor } from "./arena.ts";
-import { batchnorm_backward, batchnorm_eval_forward, batchnorm_forward } from "./batchnorm.ts";
+import { batchnorm_backward, batchnorm_eval_forward, batchnorm_forward, batchnormSumsLength } from "./batchnorm.ts";
 import type { BnSemantics } from "./batchnorm.ts";
 import { linear_backward, linear_forward } from "./linear.ts";
 import { mse_backward, mse_forward } from "./loss.ts";
@@ -270,7 +270,7 @@ export class Net {
       pred: arena.f32([N, spec.outputs]),
       dpred: gradBlock(spec.outputs),
     };
-    this.#sums = arena.f64([2 * H]);
+    this.#sums = arena.f64([batchnormSumsLength(H)]);
     this.#weightT = arena.f32([Math.max(...layout.map(([, shape]) => shape.reduce((a, b) => a * b, 1)))]);
     this.reset();
   }
