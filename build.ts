@@ -3,7 +3,8 @@
  * AssemblyScript compiler, and skips the work when neither the kernel sources
  * nor the compiler flags changed since the last build.
  *
- * Every module imports the one shared memory (`env.memory`) and nothing else:
+ * Every module imports the one shared memory (`env.memory`, declared shared so
+ * that worker threads run kernels on it too) and nothing else:
  * the stub runtime is never called (kernels do not allocate) and `abort` is
  * compiled out.
  *
@@ -26,8 +27,11 @@ export const ASC_FLAGS: readonly string[] = [
   "-O3",
   "--noAssert",
   "--enable",
-  "simd,relaxed-simd",
+  "simd,relaxed-simd,threads",
   "--importMemory",
+  "--sharedMemory",
+  "--maximumMemory",
+  "65536",
   "--noExportMemory",
   "--use",
   "abort=",

@@ -1,10 +1,16 @@
-import * as k from "./kernels/build/peak.wasm";
-for (const iters of [1e5, 1e6, 1e7]) {
-  for (let r = 0; r < 5; r++) {
-    const t0 = performance.now();
-    const reps = 2e7 / iters;
-    for (let i = 0; i < reps; i++) k.peak_fma(iters, 1);
-    const s = (performance.now() - t0) / 1000;
-    console.log(iters, r, (2e7 * 96 / s / 1e9).toFixed(1));
-  }
+import { ADAM_DEFAULTS } from "./src/adam.ts";
+import { Net } from "./src/model.ts";
+import { Random } from "./src/random.ts";
+import { DEFAULTS, specFor } from "./src/train.ts";
+const net = new Net(specFor("torch", DEFAULTS), 64);
+net.initialize(new Random(0, "init"));
+const x = net.input(64).f32, y = net.target(64).f32;
+for (let i = 0; i < 64; i++) {
+  x[i] = i / 10 - 3;
+  y[i] = x[i] * x[i];
 }
+const adam = { ...ADAM_DEFAULTS, lr: 0.02 };
+for (let i = 0; i < 20000; i++) net.trainStep(64, adam);
+const t0 = performance.now();
+for (let i = 0; i < 100000; i++) net.trainStep(64, adam);
+console.log(((performance.now() - t0) / 100).toFixed(2), "us/step");

@@ -21,6 +21,7 @@ import { ADAM_DEFAULTS } from "../src/adam.ts";
 import { arena } from "../src/arena.ts";
 import { type BnVariant, Net, parameterShapes } from "../src/model.ts";
 import { Random } from "../src/random.ts";
+import { startThreads } from "../src/threads.ts";
 import { DEFAULTS, specFor } from "../src/train.ts";
 import { measurePeak } from "./peak.ts";
 
@@ -61,7 +62,7 @@ export function trainStepFlops(hidden: number, batch: number, layers: number): n
     .reduce((sum, [, [out, inF]]) => sum + 6 * batch * out * inF, 0);
 }
 
-/** Measures one cell. */
+/** Measures one cell (with the thread pool already set to `threads`). */
 export function benchCell(
   hidden: number,
   batch: number,
@@ -131,6 +132,7 @@ if (import.meta.main) {
     for (const batch of ints(values.batch)) {
       for (const variant of values.variants.split(",") as BnVariant[]) {
         for (const threads of ints(values.threads)) {
+          await startThreads(threads);
           const r = benchCell(hidden, batch, variant, threads, layers, window, reps);
           results.push(r);
           if (!values.json) {
@@ -152,5 +154,6 @@ if (import.meta.main) {
       }
     }
   }
+  await startThreads(1);
   if (values.json) console.log(JSON.stringify({ engine: "bnlab (Deno + WebAssembly)", peak_gflops: peak, results }));
 }

@@ -48,35 +48,36 @@ export const BN_MYBN: i32 = 1;
 }
 
 /**
- * Training-mode forward. Writes y, the f64 caches mean[C] and rstd[C] (for the
- * backward), and updates the running statistics in place. Needs N ≥ 2 (the
- * wrappers refuse N = 1, as PyTorch does).
+ * Training-mode forward of columns [c0, c1) (c0 a multiple of 4; threads
+ * split by columns, whose statistics are independent). Writes y, the f64
+ * caches mean[C] and rstd[C] (for the backward), and updates the running
+ * statistics in place. Needs N ≥ 2 (the wrappers refuse N = 1, as PyTorch does).
  */
 export function batchnorm_forward(
   y: usize, mean: usize, rstd: usize, runningMean: usize, runningVar: usize,
   x: usize, gamma: usize, beta: usize,
-  N: i32, C: i32, eps: f64, momentum: f64, semantics: i32,
+  N: i32, C: i32, eps: f64, momentum: f64, semantics: i32, c0: i32, c1: i32,
 ): void {
   const rowBytes = <usize>C << 2;
-  const C4 = padded(C);
-  memory.fill(mean, 0, <usize>C4 << 3);
-  memory.fill(rstd, 0, <usize>C4 << 3);
+  const slots = <usize>(padded(c1) - c0) << 3;
+  memory.fill(mean + (<usize>c0 << 3), 0, slots);
+  memory.fill(rstd + (<usize>c0 << 3), 0, slots);
   for (let n = 0; n < N; n++) {
     const row = x + <usize>n * rowBytes;
-    for (let c = 0; c < C; c += 4) {
+    for (let c = c0; c < c1; c += 4) {
       const v = v128.load(row + (<usize>c << 2));
       addTo(mean + (<usize>c << 3), lo64(v), hi64(v));
     }
   }
   const invN = f64x2.splat(1.0 / <f64>N);
-  for (let c = 0; c < C4; c += 2) {
+  for (let c = c0; c < padded(c1); c += 2) {
     const p = mean + (<usize>c << 3);
     v128.store(p, f64x2.mul(v128.load(p), invN));
   }
   // rstd holds Σ(x − mean)² until it is turned into 1/sqrt(var + eps) below.
   for (let n = 0; n < N; n++) {
     const row = x + <usize>n * rowBytes;
-    for (let c = 0; c < C; c += 4) {
+    for (let c = c0; c < c1; c += 4) {
       const v = v128.load(row + (<usize>c << 2));
       const m = mean + (<usize>c << 3);
       const d0 = f64x2.sub(lo64(v), v128.load(m));
@@ -84,7 +85,7 @@ export function batchnorm_forward(
       addTo(rstd + (<usize>c << 3), f64x2.mul(d0, d0), f64x2.mul(d1, d1));
     }
   }
-  for (let c = 0; c < C; c++) {
+  for (let c = c0; c < c1; c++) {
     const m = load<f64>(mean + (<usize>c << 3));
     const ss = load<f64>(rstd + (<usize>c << 3));
     const varBiased = ss / <f64>N;
@@ -103,7 +104,7 @@ export function batchnorm_forward(
   for (let n = 0; n < N; n++) {
     const xRow = x + <usize>n * rowBytes;
     const yRow = y + <usize>n * rowBytes;
-    for (let c = 0; c < C; c += 4) {
+    for (let c = c0; c < c1; c += 4) {
       const o4 = <usize>c << 2;
       const o8 = <usize>c << 3;
       const v = v128.load(xRow + o4);
@@ -112,13 +113,14 @@ export function batchnorm_forward(
       const h1 = f64x2.mul(f64x2.sub(hi64(v), v128.load(mean + o8, 16)), v128.load(rstd + o8, 16));
       const y0 = f64x2.relaxed_madd(lo64(g), h0, lo64(b));
       const y1 = f64x2.relaxed_madd(hi64(g), h1, hi64(b));
-      storeTail(yRow + o4, to32(y0, y1), C - c);
+      storeTail(yRow + o4, to32(y0, y1), c1 - c);
     }
   }
 }
 
 /**
- * Training-mode backward, autograd through the batch mean and variance:
+ * Training-mode backward of columns [c0, c1) (c0 a multiple of 4), autograd
+ * through the batch mean and variance:
  *   dβ += Σ dy,  dγ += Σ dy·x̂,
  *   dx += γ·rstd/N · (N·dy − Σdy − x̂·Σ(dy·x̂)).
  * `sums` is caller-provided f64 scratch of 2·⌈C/4⌉·4 values.
@@ -126,17 +128,19 @@ export function batchnorm_forward(
 export function batchnorm_backward(
   dx: usize, dgamma: usize, dbeta: usize, sums: usize,
   dy: usize, x: usize, gamma: usize, mean: usize, rstd: usize,
-  N: i32, C: i32,
+  N: i32, C: i32, c0: i32, c1: i32,
 ): void {
   const rowBytes = <usize>C << 2;
   const C4 = padded(C);
   const sdy = sums;
   const sdyx = sums + (<usize>C4 << 3);
-  memory.fill(sums, 0, <usize>C4 << 4);
+  const slots = <usize>(padded(c1) - c0) << 3;
+  memory.fill(sdy + (<usize>c0 << 3), 0, slots);
+  memory.fill(sdyx + (<usize>c0 << 3), 0, slots);
   for (let n = 0; n < N; n++) {
     const xRow = x + <usize>n * rowBytes;
     const dyRow = dy + <usize>n * rowBytes;
-    for (let c = 0; c < C; c += 4) {
+    for (let c = c0; c < c1; c += 4) {
       const o4 = <usize>c << 2;
       const o8 = <usize>c << 3;
       const v = v128.load(xRow + o4), g = v128.load(dyRow + o4);
@@ -147,7 +151,7 @@ export function batchnorm_backward(
       addTo(sdyx + o8, f64x2.mul(g0, h0), f64x2.mul(g1, h1));
     }
   }
-  for (let c = 0; c < C; c++) {
+  for (let c = c0; c < c1; c++) {
     const o4 = <usize>c << 2;
     const o8 = <usize>c << 3;
     store<f32>(dbeta + o4, load<f32>(dbeta + o4) + <f32>load<f64>(sdy + o8));
@@ -159,7 +163,7 @@ export function batchnorm_backward(
     const xRow = x + <usize>n * rowBytes;
     const dyRow = dy + <usize>n * rowBytes;
     const dxRow = dx + <usize>n * rowBytes;
-    for (let c = 0; c < C; c += 4) {
+    for (let c = c0; c < c1; c += 4) {
       const o4 = <usize>c << 2;
       const o8 = <usize>c << 3;
       const v = v128.load(xRow + o4), g = v128.load(dyRow + o4), gm = v128.load(gamma + o4);
@@ -174,7 +178,7 @@ export function batchnorm_backward(
       );
       const d0 = f64x2.mul(f64x2.mul(f64x2.mul(lo64(gm), r0), invN), t0);
       const d1 = f64x2.mul(f64x2.mul(f64x2.mul(hi64(gm), r1), invN), t1);
-      storeTail(dxRow + o4, f32x4.add(v128.load(dxRow + o4), to32(d0, d1)), C - c);
+      storeTail(dxRow + o4, f32x4.add(v128.load(dxRow + o4), to32(d0, d1)), c1 - c);
     }
   }
 }

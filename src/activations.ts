@@ -15,6 +15,10 @@
 import * as k from "../kernels/build/activations.wasm";
 import type { Tensor } from "./arena.ts";
 import { expectShape } from "./shapes.ts";
+import { poolFor } from "./threads.ts";
+
+/** Rough cost of one activation, in flops, for deciding whether to use threads. */
+const ACTIVATION_WORK_PER_ELEMENT = 30;
 
 /** The activations a hidden layer can use. */
 export type Activation = "tanh" | "sigmoid" | "relu";
@@ -25,7 +29,9 @@ export const ACTIVATIONS: readonly Activation[] = ["tanh", "sigmoid", "relu"];
 /** y = tanh(x). */
 export function tanh_forward(y: Tensor, x: Tensor): void {
   expectShape("tanh_forward y", y, x.shape);
-  k.tanh_forward(y.ptr, x.ptr, x.size);
+  const pool = poolFor(ACTIVATION_WORK_PER_ELEMENT * x.size);
+  if (pool) pool.run("tanh_forward", x.size, 4, -1, y.ptr, x.ptr);
+  else k.tanh_forward(y.ptr, x.ptr, 0, x.size);
 }
 
 /** dx += dy·(1 − y²). */
@@ -38,7 +44,9 @@ export function tanh_backward(dx: Tensor, dy: Tensor, y: Tensor): void {
 /** y = 1/(1 + e^(−x)). */
 export function sigmoid_forward(y: Tensor, x: Tensor): void {
   expectShape("sigmoid_forward y", y, x.shape);
-  k.sigmoid_forward(y.ptr, x.ptr, x.size);
+  const pool = poolFor(ACTIVATION_WORK_PER_ELEMENT * x.size);
+  if (pool) pool.run("sigmoid_forward", x.size, 4, -1, y.ptr, x.ptr);
+  else k.sigmoid_forward(y.ptr, x.ptr, 0, x.size);
 }
 
 /** dx += dy·y·(1 − y). */
@@ -51,7 +59,9 @@ export function sigmoid_backward(dx: Tensor, dy: Tensor, y: Tensor): void {
 /** y = max(x, 0). */
 export function relu_forward(y: Tensor, x: Tensor): void {
   expectShape("relu_forward y", y, x.shape);
-  k.relu_forward(y.ptr, x.ptr, x.size);
+  const pool = poolFor(ACTIVATION_WORK_PER_ELEMENT * x.size);
+  if (pool) pool.run("relu_forward", x.size, 4, -1, y.ptr, x.ptr);
+  else k.relu_forward(y.ptr, x.ptr, 0, x.size);
 }
 
 /** dx += dy where y > 0 (the gradient at 0 is 0, as in PyTorch). */

@@ -26,6 +26,7 @@
 import * as k from "../kernels/build/batchnorm.wasm";
 import type { Tensor } from "./arena.ts";
 import { expectF64, expectShape } from "./shapes.ts";
+import { poolFor } from "./threads.ts";
 
 /** Which running-statistics convention a BN layer follows. */
 export type BnSemantics = "torch" | "mybn";
@@ -38,6 +39,9 @@ export type BnSemantics = "torch" | "mybn";
 export function batchnormSumsLength(C: number): number {
   return 2 * (Math.ceil(C / 4) * 4);
 }
+
+/** Rough cost of one element of a BN pass, in flops, for deciding whether to use threads. */
+const BN_WORK_PER_ELEMENT = 30;
 
 const SEMANTICS: Record<BnSemantics, number> = {
   torch: k.BN_TORCH,
@@ -59,7 +63,8 @@ function checkCommon(what: string, x: Tensor, y: Tensor, gamma: Tensor, rm: Tens
  * Training-mode forward: y = γ·(x − mean)/sqrt(var + eps) + β with the batch's
  * mean and biased variance; writes the f64 caches `mean` and `rstd`
  * (= 1/sqrt(var + eps)) for the backward, and updates the running statistics.
- * Refuses a one-row batch, as PyTorch does.
+ * Refuses a one-row batch, as PyTorch does. Large batches are split by
+ * columns over the thread pool (src/threads.ts).
  */
 export function batchnorm_forward(
   y: Tensor,
@@ -83,21 +88,10 @@ export function batchnorm_forward(
       `batchnorm_forward: expected more than 1 value per channel when training, got input size [${x.shape}]`,
     );
   }
-  k.batchnorm_forward(
-    y.ptr,
-    mean.ptr,
-    rstd.ptr,
-    runningMean.ptr,
-    runningVar.ptr,
-    x.ptr,
-    gamma.ptr,
-    beta.ptr,
-    N,
-    C,
-    eps,
-    momentum,
-    SEMANTICS[semantics],
-  );
+  const args = [y.ptr, mean.ptr, rstd.ptr, runningMean.ptr, runningVar.ptr, x.ptr, gamma.ptr, beta.ptr] as const;
+  const pool = poolFor(BN_WORK_PER_ELEMENT * N * C);
+  if (pool) pool.run("batchnorm_forward", C, 4, -1, ...args, N, C, eps, momentum, SEMANTICS[semantics]);
+  else k.batchnorm_forward(...args, N, C, eps, momentum, SEMANTICS[semantics], 0, C);
 }
 
 /**
@@ -125,7 +119,10 @@ export function batchnorm_backward(
   expectF64("batchnorm_backward sums", sums, batchnormSumsLength(C));
   expectF64("batchnorm_backward mean", mean, C);
   expectF64("batchnorm_backward rstd", rstd, C);
-  k.batchnorm_backward(dx.ptr, dgamma.ptr, dbeta.ptr, sums.ptr, dy.ptr, x.ptr, gamma.ptr, mean.ptr, rstd.ptr, N, C);
+  const args = [dx.ptr, dgamma.ptr, dbeta.ptr, sums.ptr, dy.ptr, x.ptr, gamma.ptr, mean.ptr, rstd.ptr] as const;
+  const pool = poolFor(BN_WORK_PER_ELEMENT * N * C);
+  if (pool) pool.run("batchnorm_backward", C, 4, -1, ...args, N, C);
+  else k.batchnorm_backward(...args, N, C, 0, C);
 }
 
 /** Eval-mode forward with the running statistics, which it does not change. */

@@ -16,22 +16,32 @@
  */
 import * as k from "../kernels/build/linear.wasm";
 import type { Tensor } from "./arena.ts";
-import { GEMM_SCRATCH } from "./matmul.ts";
+import { GEMM_ROWS, GEMM_SCRATCH } from "./matmul.ts";
 import { expectScratch, expectShape } from "./shapes.ts";
+import { poolFor } from "./threads.ts";
 
-/** y[N,out] = x[N,in]·weightᵀ + bias; `weightT` is scratch of at least in·out floats. */
+/**
+ * y[N,out] = x[N,in]·weightᵀ + bias; `weightT` is scratch of at least in·out
+ * floats for the transposed weight. Large products are split by rows over the
+ * thread pool (src/threads.ts).
+ */
 export function linear_forward(y: Tensor, x: Tensor, weight: Tensor, bias: Tensor | null, weightT: Tensor): void {
   const [N, inF] = x.shape, outF = weight.shape[0];
   expectShape("linear_forward weight", weight, [outF, inF]);
   expectShape("linear_forward y", y, [N, outF]);
   if (bias) expectShape("linear_forward bias", bias, [outF]);
   expectScratch("linear_forward weightT", weightT, inF * outF);
-  k.linear_forward(y.ptr, x.ptr, weight.ptr, bias?.ptr ?? 0, weightT.ptr, GEMM_SCRATCH.ptr, N, inF, outF);
+  k.transpose(weightT.ptr, weight.ptr, outF, inF);
+  const b = bias?.ptr ?? 0;
+  const pool = poolFor(2 * N * inF * outF);
+  if (pool) pool.run("linear_forward", N, GEMM_ROWS, 4, y.ptr, x.ptr, weightT.ptr, b, GEMM_SCRATCH.ptr, inF, outF);
+  else k.linear_forward(y.ptr, x.ptr, weightT.ptr, b, GEMM_SCRATCH.ptr, inF, outF, 0, N);
 }
 
 /**
  * Accumulates dx += dy·W, dweight += dyᵀ·x, dbias += Σ_n dy. Pass `dx = null`
  * when the input needs no gradient, `dbias = null` for a layer without bias.
+ * Large products are split by rows over the thread pool.
  */
 export function linear_backward(
   dx: Tensor | null,
@@ -47,16 +57,12 @@ export function linear_backward(
   expectShape("linear_backward dy", dy, [N, outF]);
   if (dx) expectShape("linear_backward dx", dx, [N, inF]);
   if (dbias) expectShape("linear_backward dbias", dbias, [outF]);
-  k.linear_backward(
-    dx?.ptr ?? 0,
-    dweight.ptr,
-    dbias?.ptr ?? 0,
-    dy.ptr,
-    x.ptr,
-    weight.ptr,
-    GEMM_SCRATCH.ptr,
-    N,
-    inF,
-    outF,
-  );
+  const pool = poolFor(2 * N * inF * outF);
+  const s = GEMM_SCRATCH.ptr, db = dbias?.ptr ?? 0;
+  if (dx) {
+    if (pool) pool.run("linear_backward_input", N, GEMM_ROWS, 3, dx.ptr, dy.ptr, weight.ptr, s, inF, outF);
+    else k.linear_backward_input(dx.ptr, dy.ptr, weight.ptr, s, inF, outF, 0, N);
+  }
+  if (pool) pool.run("linear_backward_weight", outF, GEMM_ROWS, 4, dweight.ptr, db, dy.ptr, x.ptr, s, N, inF, outF);
+  else k.linear_backward_weight(dweight.ptr, db, dy.ptr, x.ptr, s, N, inF, outF, 0, outF);
 }

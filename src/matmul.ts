@@ -24,6 +24,9 @@ import { expectScratch, expectShape } from "./shapes.ts";
  */
 export const GEMM_SCRATCH: Tensor = arena.f32([k.gemm_scratch_bytes() / 4]);
 
+/** Rows of C one register tile covers: thread splits of a product are multiples of it. */
+export const GEMM_ROWS = 6;
+
 /** out[M,N] = a[M,K]·b[N,K]ᵀ (+ bias[N]); `bt` is scratch of at least K·N floats for bᵀ. */
 export function matmul_nt(out: Tensor, a: Tensor, b: Tensor, bias: Tensor | null, bt: Tensor): void {
   const [M, K] = a.shape, N = b.shape[0];

@@ -14,5 +14,14 @@
 /** Bytes in one WebAssembly page. */
 export const PAGE_BYTES = 65536;
 
-/** The shared linear memory. It starts at one page and grows on demand (src/arena.ts). */
-export const memory: WebAssembly.Memory = new WebAssembly.Memory({ initial: 1, maximum: 65536 });
+/** The most pages a wasm32 memory can have (4 GiB); the kernels declare this maximum. */
+export const MAX_PAGES = 65536;
+
+/**
+ * The shared linear memory. It starts at one page and grows on demand
+ * (src/arena.ts). It is a shared memory so that worker threads
+ * (src/threads.ts) run kernels on the same tensors: a worker receives it from
+ * the main thread and sets `globalThis.bnlabMemory` before importing any kernel.
+ */
+export const memory: WebAssembly.Memory = (globalThis as { bnlabMemory?: WebAssembly.Memory }).bnlabMemory ??
+  new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES, shared: true });

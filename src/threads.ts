@@ -1,0 +1,223 @@
+/**
+ * Worker threads that share the kernels' memory. A job is one kernel whose
+ * last two parameters are the range [lo, hi) of output rows, columns or
+ * elements it computes; the pool splits [0, total) into one contiguous part
+ * per thread (multiples of `align`), the calling thread takes the first part
+ * and the workers the others. Disjoint output ranges, each computed with the
+ * same operations in the same order, make the results bit-identical whatever
+ * the number of threads.
+ *
+ * Workers are woken through `Atomics` on a control block in the shared memory
+ * (a message round trip would cost more than a small job): the caller writes
+ * the job, bumps a generation counter and notifies; each worker spins briefly,
+ * then waits on that counter, runs its part, and counts itself done.
+ *
+ * @example
+ * ```ts
+ * import { startThreads, stopThreads } from "./threads.ts";
+ * await startThreads(2); // from now on large kernels use two threads
+ * stopThreads();
+ * ```
+ * @module
+ */
+import * as activations from "../kernels/build/activations.wasm";
+import * as batchnorm from "../kernels/build/batchnorm.wasm";
+import * as linear from "../kernels/build/linear.wasm";
+import * as matmul from "../kernels/build/matmul.wasm";
+import { arena, type Tensor } from "./arena.ts";
+import { memory } from "./memory.ts";
+
+// deno-lint-ignore no-explicit-any
+type Kernel = (...args: any[]) => unknown;
+
+/** The kernels a job can run; each takes [lo, hi) as its last two arguments. */
+const KERNELS = {
+  linear_forward: linear.linear_forward,
+  linear_backward_input: linear.linear_backward_input,
+  linear_backward_weight: linear.linear_backward_weight,
+  batchnorm_forward: batchnorm.batchnorm_forward,
+  batchnorm_backward: batchnorm.batchnorm_backward,
+  tanh_forward: activations.tanh_forward,
+  sigmoid_forward: activations.sigmoid_forward,
+  relu_forward: activations.relu_forward,
+} satisfies Record<string, Kernel>;
+
+/** The name of a kernel that threads can share. */
+export type ParallelKernel = keyof typeof KERNELS;
+
+const BY_INDEX: Kernel[] = Object.values(KERNELS);
+const INDEX = new Map(Object.keys(KERNELS).map((name, i) => [name, i]));
+
+const MAX_ARGS = 16;
+// Control block: i32 slots, then f64 arguments from byte 64.
+const GEN = 0, DONE = 1, KERNEL = 2, NARGS = 3, TOTAL = 4, ALIGN = 5, THREADS = 6, SCRATCH_ARG = 7;
+const SCRATCH_BASE = 8, SCRATCH_STRIDE = 9;
+const ARGS_BYTE = 64;
+const CONTROL_BYTES = ARGS_BYTE + 8 * MAX_ARGS;
+const STOP = -1;
+/** Spins of a waiting thread before it sleeps in Atomics.wait (about 20–50 µs). */
+const SPINS = 20000;
+
+/** [lo, hi) of part `t` of `n` over [0, total), parts being multiples of `align`. */
+export function part(total: number, align: number, n: number, t: number): [number, number] {
+  const chunk = Math.ceil(total / align / n) * align;
+  const lo = Math.min(t * chunk, total);
+  return [lo, Math.min(lo + chunk, total)];
+}
+
+function waitWhile(ctrl: Int32Array, index: number, value: number): void {
+  for (let i = 0; i < SPINS; i++) if (Atomics.load(ctrl, index) !== value) return;
+  while (Atomics.load(ctrl, index) === value) Atomics.wait(ctrl, index, value);
+}
+
+function views(control: number): { ctrl: Int32Array; args: Float64Array } {
+  return {
+    ctrl: new Int32Array(memory.buffer, control, ARGS_BYTE / 4),
+    args: new Float64Array(memory.buffer, control + ARGS_BYTE, MAX_ARGS),
+  };
+}
+
+/** Runs thread `t`'s part of the current job. */
+function runPart(ctrl: Int32Array, args: Float64Array, t: number, call: number[]): void {
+  const n = ctrl[NARGS];
+  call.length = n;
+  for (let i = 0; i < n; i++) call[i] = args[i];
+  const scratchArg = ctrl[SCRATCH_ARG];
+  if (scratchArg >= 0 && t > 0) call[scratchArg] = ctrl[SCRATCH_BASE] + (t - 1) * ctrl[SCRATCH_STRIDE];
+  const [lo, hi] = part(ctrl[TOTAL], ctrl[ALIGN], ctrl[THREADS], t);
+  if (lo < hi) BY_INDEX[ctrl[KERNEL]](...call, lo, hi);
+}
+
+/** A worker's loop (src/worker.ts): wait for a job, run this thread's part, repeat until told to stop. */
+export function serve(control: number, thread: number): void {
+  const { ctrl, args } = views(control);
+  const call: number[] = [];
+  let gen = Atomics.load(ctrl, GEN);
+  for (;;) {
+    waitWhile(ctrl, GEN, gen);
+    gen = Atomics.load(ctrl, GEN);
+    if (ctrl[KERNEL] === STOP) return;
+    runPart(ctrl, args, thread, call);
+    Atomics.add(ctrl, DONE, 1);
+    Atomics.notify(ctrl, DONE);
+  }
+}
+
+/** The calling thread plus `size − 1` workers. */
+export class ThreadPool {
+  /** Threads in the pool, the calling one included. */
+  readonly size: number;
+  readonly #workers: Worker[];
+  readonly #control: Tensor;
+  readonly #scratch: Tensor;
+  readonly #call: number[] = [];
+  /** Jobs run so far (split over the threads). */
+  jobs = 0;
+
+  private constructor(size: number, workers: Worker[], control: Tensor, scratch: Tensor) {
+    this.size = size;
+    this.#workers = workers;
+    this.#control = control;
+    this.#scratch = scratch;
+  }
+
+  /** Starts `size − 1` workers and resolves when they are ready. */
+  static async start(size: number): Promise<ThreadPool> {
+    const control = arena.f64([CONTROL_BYTES / 8]);
+    const stride = matmul.gemm_scratch_bytes();
+    const scratch = arena.f32([(size - 1) * stride / 4]);
+    const workers: Worker[] = [];
+    const ready: Promise<void>[] = [];
+    for (let t = 1; t < size; t++) {
+      const w = new Worker(new URL("./worker.ts", import.meta.url), { type: "module" });
+      ready.push(
+        new Promise((resolve, reject) => {
+          w.onmessage = () => resolve();
+          w.onerror = (e) => {
+            e.preventDefault();
+            reject(new Error(`worker thread ${t} failed to start: ${e.message}`));
+          };
+        }),
+      );
+      w.postMessage({ memory, control: control.ptr, thread: t });
+      workers.push(w);
+    }
+    const pool = new ThreadPool(size, workers, control, scratch);
+    try {
+      await Promise.all(ready);
+    } catch (err) {
+      pool.stop();
+      throw err;
+    }
+    const { ctrl } = views(control.ptr);
+    ctrl[SCRATCH_BASE] = scratch.ptr;
+    ctrl[SCRATCH_STRIDE] = stride;
+    return pool;
+  }
+
+  /**
+   * Runs `kernel` with `args` over [0, total) on every thread and returns when
+   * all parts are done. The argument at `scratchArg` (or none, for -1) is
+   * replaced by each worker's own packing scratch.
+   */
+  run(kernel: ParallelKernel, total: number, align: number, scratchArg: number, ...args: number[]): void {
+    const { ctrl, args: slots } = views(this.#control.ptr);
+    this.jobs++;
+    ctrl[KERNEL] = INDEX.get(kernel)!;
+    ctrl[NARGS] = args.length;
+    ctrl[TOTAL] = total;
+    ctrl[ALIGN] = align;
+    ctrl[THREADS] = this.size;
+    ctrl[SCRATCH_ARG] = scratchArg;
+    slots.set(args);
+    Atomics.store(ctrl, DONE, 0);
+    Atomics.add(ctrl, GEN, 1);
+    Atomics.notify(ctrl, GEN);
+    runPart(ctrl, slots, 0, this.#call);
+    const workers = this.size - 1;
+    for (let done = Atomics.load(ctrl, DONE); done < workers; done = Atomics.load(ctrl, DONE)) {
+      waitWhile(ctrl, DONE, done);
+    }
+  }
+
+  /** Stops the workers; the pool must not be used afterwards. */
+  stop(): void {
+    const { ctrl } = views(this.#control.ptr);
+    ctrl[KERNEL] = STOP;
+    Atomics.add(ctrl, GEN, 1);
+    Atomics.notify(ctrl, GEN);
+    for (const w of this.#workers) w.terminate();
+  }
+}
+
+let current: ThreadPool | null = null;
+
+/** The process's pool, or null when kernels run on the calling thread only. */
+export function threadPool(): ThreadPool | null {
+  return current;
+}
+
+/** Makes large kernels use `n` threads from now on (n = 1 stops the workers). */
+export async function startThreads(n: number): Promise<void> {
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`threads must be a whole number ≥ 1, got ${n}`);
+  if (current?.size === n) return;
+  stopThreads();
+  if (n > 1) current = await ThreadPool.start(n);
+}
+
+/** Back to one thread. */
+export function stopThreads(): void {
+  current?.stop();
+  current = null;
+}
+
+/**
+ * Work (in floating-point operations or their equivalent) below which a
+ * kernel stays on the calling thread: waking a worker costs some 10–50 µs.
+ */
+export const MIN_PARALLEL_WORK = 2_000_000;
+
+/** The pool, when there is one and `work` is worth splitting; else null (run on this thread). */
+export function poolFor(work: number): ThreadPool | null {
+  return current !== null && work >= MIN_PARALLEL_WORK ? current : null;
+}
