@@ -18,8 +18,10 @@
  */
 import { memory, PAGE_BYTES } from "./memory.ts";
 
-/** Element types a tensor can hold. */
-export type DType = "f32" | "f64";
+/** Element types a tensor can hold (u32 for index lists). */
+export type DType = "f32" | "f64" | "u32";
+
+const BYTES: Record<DType, number> = { f32: 4, f64: 8, u32: 4 };
 
 const ALIGN = 16;
 const PAD = 32;
@@ -28,7 +30,7 @@ const BASE = 1024;
 
 /** A typed, shaped region of the shared memory. */
 export class Tensor {
-  #view: Float32Array | Float64Array | null = null;
+  #view: Float32Array | Float64Array | Uint32Array | null = null;
 
   /** Creates a tensor over bytes `ptr ..` of the arena's memory; use {@link Arena.f32} instead. */
   constructor(
@@ -48,25 +50,30 @@ export class Tensor {
   }
 
   /** A live view of the elements (re-created if the memory has grown). */
-  get data(): Float32Array | Float64Array {
+  get data(): Float32Array | Float64Array | Uint32Array {
     if (this.#view === null || this.#view.buffer !== memory.buffer) {
-      this.#view = this.dtype === "f32"
-        ? new Float32Array(memory.buffer, this.ptr, this.size)
-        : new Float64Array(memory.buffer, this.ptr, this.size);
+      const View = this.dtype === "f32" ? Float32Array : this.dtype === "f64" ? Float64Array : Uint32Array;
+      this.#view = new View(memory.buffer as ArrayBuffer, this.ptr, this.size);
     }
     return this.#view;
   }
 
-  /** The elements as f32 (throws for an f64 tensor). */
+  /** The elements as f32 (throws for another type). */
   get f32(): Float32Array {
-    if (this.dtype !== "f32") throw new TypeError("tensor is f64, not f32");
+    if (this.dtype !== "f32") throw new TypeError(`tensor is ${this.dtype}, not f32`);
     return this.data as Float32Array;
   }
 
-  /** The elements as f64 (throws for an f32 tensor). */
+  /** The elements as f64 (throws for another type). */
   get f64(): Float64Array {
-    if (this.dtype !== "f64") throw new TypeError("tensor is f32, not f64");
+    if (this.dtype !== "f64") throw new TypeError(`tensor is ${this.dtype}, not f64`);
     return this.data as Float64Array;
+  }
+
+  /** The elements as u32 (throws for another type). */
+  get u32(): Uint32Array {
+    if (this.dtype !== "u32") throw new TypeError(`tensor is ${this.dtype}, not u32`);
+    return this.data as Uint32Array;
   }
 
   /**
@@ -88,8 +95,7 @@ export class Tensor {
     if (!Number.isInteger(offset) || offset < 0 || offset + size > this.size) {
       throw new RangeError(`slice [${shape}] at ${offset} leaves tensor [${this.shape}]`);
     }
-    const bytes = this.dtype === "f32" ? 4 : 8;
-    return new Tensor(this.arena, this.ptr + offset * bytes, shape, this.dtype);
+    return new Tensor(this.arena, this.ptr + offset * BYTES[this.dtype], shape, this.dtype);
   }
 
   /** Copies `values` into the tensor (its length must match). */
@@ -124,12 +130,17 @@ export class Arena {
     return this.alloc(shape, "f64");
   }
 
+  /** Allocates a zero-filled u32 tensor. */
+  u32(shape: readonly number[]): Tensor {
+    return this.alloc(shape, "u32");
+  }
+
   /** Allocates a zero-filled tensor of `dtype`. */
   alloc(shape: readonly number[], dtype: DType): Tensor {
     for (const d of shape) {
       if (!Number.isInteger(d) || d < 0) throw new RangeError(`bad tensor shape [${shape}]`);
     }
-    const bytes = shape.reduce((a, b) => a * b, 1) * (dtype === "f32" ? 4 : 8);
+    const bytes = shape.reduce((a, b) => a * b, 1) * BYTES[dtype];
     const ptr = this.#top;
     const end = ptr + bytes + PAD;
     this.#ensure(end);

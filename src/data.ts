@@ -1,5 +1,7 @@
 /**
- * The notebook's data: y = x² + N(0, 1) on an even grid of x in [−5, 5].
+ * The notebook's data: y = x² + N(0, 1) on an even grid of x in [−5, 5];
+ * and `gather_rows`, the wrapper of `kernels/data.ts` that assembles a
+ * shuffled mini-batch inside the shared memory.
  *
  * @example
  * ```ts
@@ -10,6 +12,8 @@
  * ```
  * @module
  */
+import * as k from "../kernels/build/data.wasm";
+import type { Tensor } from "./arena.ts";
 import { Random } from "./random.ts";
 
 /** Inputs and targets as f32, one sample per element. */
@@ -41,4 +45,19 @@ export function notebookData(seed: number, trainSize = 1000, testSize = 100): { 
   const rng = new Random(seed, "data");
   const train = squaresWithNoise(trainSize, rng);
   return { train, test: squaresWithNoise(testSize, rng) };
+}
+
+/**
+ * dst[r, :] = src[index[from + r], :] for every row r of `dst`: a mini-batch
+ * gathered in wasm, with no per-element JavaScript.
+ */
+export function gather_rows(dst: Tensor, src: Tensor, index: Tensor, from: number): void {
+  const [n, cols] = dst.shape;
+  if (src.shape[1] !== cols || src.dtype !== "f32" || dst.dtype !== "f32") {
+    throw new RangeError(`gather_rows: rows of ${cols} f32 expected, got [${src.shape}] ${src.dtype}`);
+  }
+  if (index.dtype !== "u32" || from < 0 || from + n > index.size) {
+    throw new RangeError(`gather_rows: rows ${from}..${from + n} of a ${index.size}-entry ${index.dtype} index`);
+  }
+  k.gather_rows(dst.ptr, src.ptr, index.ptr, from, n, cols);
 }

@@ -18,7 +18,8 @@ import { lossesCsv, predictionsCsv } from "./csv.ts";
 import { notebookData } from "./data.ts";
 import { writeFileAtomic } from "./files.ts";
 import { defaultEps } from "./model.ts";
-import { parseOptions, type TrainOptions, USAGE, UsageError } from "./options.ts";
+import { defaultThreads, parseOptions, type TrainOptions, USAGE, UsageError } from "./options.ts";
+import { startThreads, stopThreads } from "./threads.ts";
 import { batchProblem, type TrainResult, trainVariant } from "./train.ts";
 
 /** The notebook's BN sanity check: [[1,2],[3,4],[5,6]] through one training-mode BN with γ = 1, β = 0. */
@@ -107,15 +108,22 @@ async function run(opts: TrainOptions): Promise<void> {
     const y = bnSanityCheck(semantics, opts.momentum).map((row) => `[${row.map((v) => v.toFixed(4)).join(", ")}]`);
     console.log(`  ${semantics.padEnd(5)} (eps ${defaultEps(semantics).toExponential(0)}): [${y.join(", ")}]`);
   }
+  const threads = opts.threads ?? defaultThreads(opts.hidden);
   console.log(
     `\nTraining ${opts.variants.join(", ")}: ${opts.epochs} epochs, batch ${opts.batchSize}, lr ${opts.lr}, ` +
-      `${opts.layers}×${opts.hidden} ${opts.activation}, momentum ${opts.momentum}, seed ${opts.seed}`,
+      `${opts.layers}×${opts.hidden} ${opts.activation}, momentum ${opts.momentum}, seed ${opts.seed}` +
+      (threads > 1 ? `, ${threads} threads` : ""),
   );
   const results: TrainResult[] = [];
-  for (const variant of opts.variants) {
-    const r = trainVariant(variant, data, opts);
-    results.push(r);
-    console.log(`  ${variant.padEnd(5)} test loss per epoch: ${r.testLoss.map(fmt).join(" ")}`);
+  await startThreads(threads);
+  try {
+    for (const variant of opts.variants) {
+      const r = trainVariant(variant, data, opts);
+      results.push(r);
+      console.log(`  ${variant.padEnd(5)} test loss per epoch: ${r.testLoss.map(fmt).join(" ")}`);
+    }
+  } finally {
+    stopThreads();
   }
   console.log("");
   for (const line of summaryTable(results)) console.log(line);

@@ -16,7 +16,7 @@
 import type { Activation } from "./activations.ts";
 import { ADAM_DEFAULTS } from "./adam.ts";
 import { arena } from "./arena.ts";
-import type { Samples } from "./data.ts";
+import { gather_rows, type Samples } from "./data.ts";
 import { type BnVariant, defaultEps, Net, type NetSpec } from "./model.ts";
 import { Random } from "./random.ts";
 
@@ -98,10 +98,6 @@ export function batchProblem(n: number, config: TrainConfig): string | null {
   return null;
 }
 
-function load(dst: Float32Array, src: Float32Array, order: Uint32Array | null, from: number): void {
-  for (let i = 0; i < dst.length; i++) dst[i] = src[order ? order[from + i] : from + i];
-}
-
 /**
  * Trains one variant from the seed's Linear init and returns its losses and
  * final test predictions. The network is allocated in the shared arena and
@@ -126,23 +122,30 @@ export function trainVariant(
     const shuffle = new Random(config.seed, "shuffle");
     const adam = { ...ADAM_DEFAULTS, lr: config.lr };
     const nTest = test.x.length;
+    // The samples live in the shared memory; batches are gathered by a kernel.
+    const column = (v: Float32Array) => arena.f32([v.length, 1]).set(v);
+    const trainX = column(train.x), trainY = column(train.y);
+    const testX = column(test.x), testY = column(test.y);
+    const order = arena.u32([train.x.length]);
+    const identity = arena.u32([Math.max(train.x.length, nTest)]);
+    identity.u32.forEach((_, i, a) => a[i] = i);
     const testLoss = () => {
-      load(net.input(nTest).f32, test.x, null, 0);
-      load(net.target(nTest).f32, test.y, null, 0);
+      gather_rows(net.input(nTest), testX, identity, 0);
+      gather_rows(net.target(nTest), testY, identity, 0);
       return net.loss(nTest);
     };
     const sizes = batchSizes(train.x.length, config.batchSize, config.dropLast);
-    const order = new Uint32Array(train.x.length);
     const result: TrainResult = { variant, testLoss: [], trainLoss: [], predictions: new Float32Array(), millis: 0 };
     const start = performance.now();
     for (let epoch = 0; epoch < config.epochs; epoch++) {
       result.testLoss.push(testLoss());
-      for (let i = 0; i < order.length; i++) order[i] = i;
-      shuffle.shuffle(order);
+      const o = order.u32;
+      o.set(identity.u32.subarray(0, o.length));
+      shuffle.shuffle(o);
       let sum = 0, seen = 0, from = 0;
       for (const n of sizes) {
-        load(net.input(n).f32, train.x, order, from);
-        load(net.target(n).f32, train.y, order, from);
+        gather_rows(net.input(n), trainX, order, from);
+        gather_rows(net.target(n), trainY, order, from);
         sum += net.trainStep(n, adam) * n;
         seen += n;
         from += n;
