@@ -44,6 +44,7 @@ Deno.test("every kernel module's only import is the shared memory (peak.wasm has
     "activations.wasm",
     "adam.wasm",
     "batchnorm.wasm",
+    "data.wasm",
     "linear.wasm",
     "loss.wasm",
     "matmul.wasm",
