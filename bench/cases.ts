@@ -14,7 +14,15 @@
 import { activation_backward, activation_forward } from "../src/activations.ts";
 import { ADAM_DEFAULTS, adam_update } from "../src/adam.ts";
 import { arena, type Tensor } from "../src/arena.ts";
-import { batchnorm_backward, batchnorm_forward, batchnormSumsLength } from "../src/batchnorm.ts";
+import {
+  batchnorm_backward,
+  batchnorm_eval_forward,
+  batchnorm_forward,
+  batchnormSumsLength,
+} from "../src/batchnorm.ts";
+import { gather_rows } from "../src/data.ts";
+import { linear_backward, linear_forward } from "../src/linear.ts";
+import { mse_backward, mse_forward } from "../src/loss.ts";
 import { matmul_nn_add, matmul_nt, matmul_tn_add } from "../src/matmul.ts";
 
 /** One benchmarked kernel call. */
@@ -76,12 +84,41 @@ function matmulCases(M: number, N: number, K: number): KernelCase[] {
   ];
 }
 
-/** Every benchmarked kernel: the matmul family at the network's shapes, BN, tanh and Adam. */
+/** linear_forward and linear_backward (with dx) of a [N, in] → [N, out] layer. */
+function linearCases(N: number, inF: number, outF: number): KernelCase[] {
+  const size = `${N}×${inF}→${outF}`;
+  return [
+    {
+      name: `linear_forward ${size}`,
+      flops: 2 * N * inF * outF,
+      bytes: 4 * (N * inF + inF * outF + N * outF),
+      setup() {
+        const x = filled([N, inF], 1), w = filled([outF, inF], 2), b = filled([outF], 3);
+        const y = arena.f32([N, outF]), wt = arena.f32([inF * outF]);
+        return () => linear_forward(y, x, w, b, wt);
+      },
+    },
+    {
+      name: `linear_backward ${size}`,
+      flops: 4 * N * inF * outF,
+      bytes: 4 * (2 * N * inF + 2 * inF * outF + N * outF),
+      setup() {
+        const x = filled([N, inF], 1), w = filled([outF, inF], 2), dy = filled([N, outF], 3);
+        const dx = arena.f32([N, inF]), dw = arena.f32([outF, inF]), db = arena.f32([outF]);
+        return () => linear_backward(dx, dw, db, dy, x, w);
+      },
+    },
+  ];
+}
+
+/** Every kernel: the matmul family and Linear at the network's shapes, BN, activations, MSE, Adam, gather. */
 export function kernelCases(): KernelCase[] {
   const cases: KernelCase[] = [
     ...matmulCases(1024, 1024, 1024),
     ...matmulCases(1024, 256, 256),
     ...matmulCases(64, 10, 10),
+    ...linearCases(1024, 1024, 1024),
+    ...linearCases(64, 10, 10),
   ];
   for (const [N, C] of [[1024, 1024], [64, 10]]) {
     const elems = N * C;
@@ -111,6 +148,28 @@ export function kernelCases(): KernelCase[] {
         },
       },
       {
+        name: `batchnorm_eval_forward ${N}×${C}`,
+        flops: 0,
+        bytes: 8 * elems,
+        setup() {
+          const x = filled([N, C], 3), y = arena.f32([N, C]);
+          const g = filled([C], 4),
+            b = filled([C], 5),
+            rm = filled([C], 6),
+            rv = arena.f32([C]).set(new Array(C).fill(1));
+          return () => batchnorm_eval_forward(y, x, g, b, rm, rv, 1e-5);
+        },
+      },
+      ...(["sigmoid", "relu"] as const).map((act) => ({
+        name: `${act}_forward ${N}×${C}`,
+        flops: 0,
+        bytes: 8 * elems,
+        setup() {
+          const x = filled([N, C], 7), y = arena.f32([N, C]);
+          return () => activation_forward(act, y, x);
+        },
+      })),
+      {
         name: `tanh_forward ${N}×${C}`,
         flops: 0,
         bytes: 8 * elems,
@@ -126,6 +185,32 @@ export function kernelCases(): KernelCase[] {
         setup() {
           const y = filled([N, C], 7), dy = filled([N, C], 8), dx = arena.f32([N, C]);
           return () => activation_backward("tanh", dx, dy, y);
+        },
+      },
+    );
+  }
+  for (const n of [1024, 64]) {
+    cases.push(
+      {
+        name: `mse_forward+backward ${n}`,
+        flops: 0,
+        bytes: 12 * n,
+        setup() {
+          const p = filled([n, 1], 11), t = filled([n, 1], 12), d = arena.f32([n, 1]);
+          return () => {
+            mse_forward(p, t);
+            mse_backward(d, p, t);
+          };
+        },
+      },
+      {
+        name: `gather_rows ${n} of 16384`,
+        flops: 0,
+        bytes: 8 * n,
+        setup() {
+          const src = filled([16384, 1], 13), dst = arena.f32([n, 1]), index = arena.u32([16384]);
+          index.u32.forEach((_, i, a) => a[i] = (i * 7919) % 16384);
+          return () => gather_rows(dst, src, index, 0);
         },
       },
     );
