@@ -183,24 +183,43 @@ export function batchnorm_backward(
   }
 }
 
+/** γ/sqrt(running_var + eps) for four columns, formed in f64 and rounded once to f32. */
+// @ts-ignore: decorator
+@inline function evalScale(gamma: usize, runningVar: usize, eps: v128): v128 {
+  const g = v128.load(gamma), rv = v128.load(runningVar);
+  return to32(
+    f64x2.div(lo64(g), f64x2.sqrt(f64x2.add(lo64(rv), eps))),
+    f64x2.div(hi64(g), f64x2.sqrt(f64x2.add(hi64(rv), eps))),
+  );
+}
+
 /**
  * Eval-mode forward with the running statistics, which it leaves untouched:
- * y = γ·(x − running_mean)/sqrt(running_var + eps) + β.
- * x − running_mean is exact in f32 when the two are within a factor of two
- * (Sterbenz), so f32 arithmetic keeps the ill-conditioned columns accurate.
+ * y = γ·(x − running_mean)/sqrt(running_var + eps) + β. The scale
+ * γ/sqrt(running_var + eps) is formed once per column; x − running_mean is
+ * exact in f32 when the two are within a factor of two (Sterbenz), so f32
+ * arithmetic keeps the ill-conditioned columns accurate. Columns go in
+ * blocks of eight (one 32-byte piece of each row) down all the rows.
  */
 export function batchnorm_eval_forward(
   y: usize, x: usize, gamma: usize, beta: usize, runningMean: usize, runningVar: usize,
   N: i32, C: i32, eps: f64,
 ): void {
   const rowBytes = <usize>C << 2;
-  for (let n = 0; n < N; n++) {
-    const xRow = x + <usize>n * rowBytes;
-    const yRow = y + <usize>n * rowBytes;
-    for (let c = 0; c < C; c++) {
-      const o4 = <usize>c << 2;
-      const scale = <f32>(<f64>load<f32>(gamma + o4) / Math.sqrt(<f64>load<f32>(runningVar + o4) + eps));
-      store<f32>(yRow + o4, (load<f32>(xRow + o4) - load<f32>(runningMean + o4)) * scale + load<f32>(beta + o4));
+  const e = f64x2.splat(eps);
+  for (let c = 0; c < C; c += 8) {
+    const o4 = <usize>c << 2;
+    const rest = C - c;
+    const s0 = evalScale(gamma + o4, runningVar + o4, e);
+    const m0 = v128.load(runningMean + o4), b0 = v128.load(beta + o4);
+    // A second chunk only where columns remain (its loads would leave the tensors otherwise).
+    const two = rest > 4;
+    const s1 = two ? evalScale(gamma + o4 + 16, runningVar + o4 + 16, e) : s0;
+    const m1 = two ? v128.load(runningMean + o4 + 16) : m0, b1 = two ? v128.load(beta + o4 + 16) : b0;
+    for (let n = 0; n < N; n++) {
+      const off = <usize>n * rowBytes + o4;
+      storeTail(y + off, f32x4.add(f32x4.mul(f32x4.sub(v128.load(x + off), m0), s0), b0), rest);
+      if (two) storeTail(y + off + 16, f32x4.add(f32x4.mul(f32x4.sub(v128.load(x + off, 16), m1), s1), b1), rest - 4);
     }
   }
 }
