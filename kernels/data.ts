@@ -1,5 +1,6 @@
-// Moving samples into a batch: the training loop's shuffled mini-batches are
-// gathered here rather than element by element in JavaScript.
+// Moving and checking data in the shared memory: the training loop's shuffled
+// mini-batches are gathered here, and its divergence check counts non-finite
+// values here, rather than element by element in JavaScript.
 
 /** dst[r, :] = src[index[from + r], :] for r in [0, n), rows of `cols` floats. */
 export function gather_rows(dst: usize, src: usize, index: usize, from: i32, n: i32, cols: i32): void {
@@ -8,4 +9,22 @@ export function gather_rows(dst: usize, src: usize, index: usize, from: i32, n: 
   for (let r = 0; r < n; r++) {
     memory.copy(dst + <usize>r * rowBytes, src + <usize>load<u32>(idx + (<usize>r << 2)) * rowBytes, rowBytes);
   }
+}
+
+/** How many of the n floats at p are NaN or ±∞ (x − x is 0 for every finite x, NaN otherwise). */
+export function count_nonfinite(p: usize, n: i32): i32 {
+  let bad = i32x4.splat(0);
+  const zero = f32x4.splat(0);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const v = v128.load(p + (<usize>i << 2));
+    bad = i32x4.sub(bad, f32x4.ne(f32x4.sub(v, v), zero));
+  }
+  let count = i32x4.extract_lane(bad, 0) + i32x4.extract_lane(bad, 1) + i32x4.extract_lane(bad, 2) +
+    i32x4.extract_lane(bad, 3);
+  for (; i < n; i++) {
+    const x = load<f32>(p + (<usize>i << 2));
+    if (x - x != 0) count++;
+  }
+  return count;
 }

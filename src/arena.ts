@@ -169,7 +169,14 @@ export class Arena {
     const have = memory.buffer.byteLength;
     if (end <= have) return;
     const pages = Math.ceil((end - have) / PAGE_BYTES);
-    memory.grow(pages);
+    try {
+      memory.grow(pages);
+    } catch (err) {
+      if (!(err instanceof RangeError)) throw err;
+      throw new RangeError(
+        `out of memory: the WebAssembly memory cannot grow from ${have} to ${end} bytes (4 GiB at most)`,
+      );
+    }
   }
 }
 

@@ -61,3 +61,9 @@ export function gather_rows(dst: Tensor, src: Tensor, index: Tensor, from: numbe
   }
   k.gather_rows(dst.ptr, src.ptr, index.ptr, from, n, cols);
 }
+
+/** How many elements of the f32 tensor `t` are NaN or ±∞. */
+export function count_nonfinite(t: Tensor): number {
+  if (t.dtype !== "f32") throw new TypeError(`count_nonfinite: expected f32, got ${t.dtype}`);
+  return k.count_nonfinite(t.ptr, t.size);
+}

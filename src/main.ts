@@ -20,7 +20,9 @@ import { writeFileAtomic } from "./files.ts";
 import { defaultEps } from "./model.ts";
 import { defaultThreads, parseOptions, type TrainOptions, USAGE, UsageError } from "./options.ts";
 import { startThreads, stopThreads } from "./threads.ts";
-import { batchProblem, type TrainResult, trainVariant } from "./train.ts";
+import { batchProblem, trainBytes, type TrainResult, trainVariant } from "./train.ts";
+import { gemmScratchBytes } from "./matmul.ts";
+import { MAX_PAGES, PAGE_BYTES } from "./memory.ts";
 
 /** The notebook's BN sanity check: [[1,2],[3,4],[5,6]] through one training-mode BN with γ = 1, β = 0. */
 export function bnSanityCheck(semantics: BnSemantics, momentum: number): number[][] {
@@ -82,11 +84,21 @@ async function checkOutDir(out: string, force: boolean): Promise<void> {
   }
 }
 
+/** Exit codes besides 0 (success), 1 (failure) and 2 (bad usage). */
+export const EXIT = { diverged: 3, SIGINT: 130, SIGTERM: 143 } as const;
+
+/** Index of the lowest test loss (the first, on ties). */
+function bestEpoch(r: TrainResult): number {
+  return r.testLoss.reduce((b, v, i) => v < r.testLoss[b] ? i : b, 0);
+}
+
 function summaryTable(results: readonly TrainResult[]): string[] {
   const rows = [["variant", "final test loss", "best epoch", "best test loss", "training time"]];
   for (const r of results) {
-    const best = r.testLoss.reduce((b, v, i) => v < r.testLoss[b] ? i : b, 0);
-    rows.push([r.variant, fmt(r.testLoss.at(-1)!), String(best), fmt(r.testLoss[best]), `${r.millis.toFixed(0)} ms`]);
+    const best = bestEpoch(r);
+    const final = r.stopped ? `${r.stopped.reason} at epoch ${r.stopped.epoch}` : fmt(r.testLoss.at(-1)!);
+    const bestLoss = r.testLoss.length ? fmt(r.testLoss[best]) : "–";
+    rows.push([r.variant, final, r.testLoss.length ? String(best) : "–", bestLoss, `${r.millis.toFixed(0)} ms`]);
   }
   const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));
   return rows.map((row) =>
@@ -94,55 +106,188 @@ function summaryTable(results: readonly TrainResult[]): string[] {
   );
 }
 
-async function run(opts: TrainOptions): Promise<void> {
+/** The run's outcome as one JSON object (`--json`). */
+function summaryJson(out: string, opts: TrainOptions, threads: number, results: readonly TrainResult[]): string {
+  const config = {
+    variants: opts.variants,
+    epochs: opts.epochs,
+    batch_size: opts.batchSize,
+    drop_last: opts.dropLast,
+    lr: opts.lr,
+    hidden: opts.hidden,
+    layers: opts.layers,
+    activation: opts.activation,
+    momentum: opts.momentum,
+    seed: opts.seed,
+    threads,
+  };
+  return JSON.stringify({
+    out,
+    config,
+    results: results.map((r) => ({
+      variant: r.variant,
+      final_test_loss: r.stopped ? null : r.testLoss.at(-1),
+      best_epoch: r.testLoss.length ? bestEpoch(r) : null,
+      best_test_loss: r.testLoss.length ? r.testLoss[bestEpoch(r)] : null,
+      training_ms: r.millis,
+      test_loss: r.testLoss,
+      train_loss: r.trainLoss,
+      stopped: r.stopped,
+    })),
+  });
+}
+
+/** The stderr progress line of a terminal: redrawn in place, ten times a second. */
+class Progress {
+  readonly #enabled: boolean;
+  #shown = false;
+  constructor(enabled: boolean) {
+    this.#enabled = enabled && Deno.stderr.isTerminal();
+  }
+  show(text: string): void {
+    if (!this.#enabled) return;
+    Deno.stderr.writeSync(new TextEncoder().encode(`\r\x1b[2K${text}`));
+    this.#shown = true;
+  }
+  clear(): void {
+    if (this.#shown) Deno.stderr.writeSync(new TextEncoder().encode("\r\x1b[2K"));
+    this.#shown = false;
+  }
+}
+
+/** 1536 → "1.5 KiB". */
+function bytes(n: number): string {
+  const [scale, unit] = n >= 2 ** 30 ? [2 ** 30, "GiB"] : n >= 2 ** 20 ? [2 ** 20, "MiB"] : [2 ** 10, "KiB"];
+  return `${(n / scale).toFixed(1)} ${unit}`;
+}
+
+/**
+ * Refuses, before anything is allocated, a configuration whose largest
+ * variant would not fit in a wasm32 memory (4 GiB) or would need more than
+ * --max-memory (by default half of the machine's RAM, where the process may
+ * read it; else the 4 GiB).
+ */
+function checkMemory(opts: TrainOptions, threads: number, trainSize: number, testSize: number): void {
+  const largest = Math.max(...opts.variants.map((v) => trainBytes(v, opts, trainSize, testSize)));
+  const need = arena.used + largest + threads * gemmScratchBytes() + 4096;
+  const wasm32 = MAX_PAGES * PAGE_BYTES;
+  const what = `--hidden ${opts.hidden} × --layers ${opts.layers} with --batch-size ${opts.batchSize}`;
+  if (need > wasm32) {
+    throw new UsageError(`${what} needs ${bytes(need)}; WebAssembly memory holds at most 4 GiB: use smaller sizes`);
+  }
+  let limit = opts.maxMemory;
+  if (limit === null) {
+    try {
+      limit = Math.floor(Deno.systemMemoryInfo().total / 2);
+    } catch {
+      limit = wasm32;
+    }
+  }
+  if (need > limit) {
+    throw new UsageError(
+      `${what} needs ${bytes(need)}, more than the ${bytes(limit)} allowed` +
+        (opts.maxMemory === null ? " (half of the RAM; raise it with --max-memory)" : " by --max-memory"),
+    );
+  }
+}
+
+async function run(opts: TrainOptions): Promise<number> {
   const out = opts.out ?? `runs/${timestamp()}`;
   await checkOutDir(out, opts.force);
-  const data = notebookData(opts.seed);
+  const trainSize = 1000, testSize = 100;
   if (opts.variants.some((v) => v !== "none")) {
-    const problem = batchProblem(data.train.x.length, opts);
+    const problem = batchProblem(trainSize, opts);
     if (problem) throw new UsageError(problem);
   }
+  const threads = opts.threads ?? defaultThreads(opts.hidden);
+  checkMemory(opts, threads, trainSize, testSize);
+  const data = notebookData(opts.seed, trainSize, testSize);
+  // With --json, stdout carries only the summary object.
+  const say = opts.json ? () => {} : (line = "") => console.log(line);
 
-  console.log("BN sanity check: x = [[1, 2], [3, 4], [5, 6]], training mode, γ = 1, β = 0");
+  say("BN sanity check: x = [[1, 2], [3, 4], [5, 6]], training mode, γ = 1, β = 0");
   for (const semantics of ["mybn", "torch"] as const) {
     const y = bnSanityCheck(semantics, opts.momentum).map((row) => `[${row.map((v) => v.toFixed(4)).join(", ")}]`);
-    console.log(`  ${semantics.padEnd(5)} (eps ${defaultEps(semantics).toExponential(0)}): [${y.join(", ")}]`);
+    say(`  ${semantics.padEnd(5)} (eps ${defaultEps(semantics).toExponential(0)}): [${y.join(", ")}]`);
   }
-  const threads = opts.threads ?? defaultThreads(opts.hidden);
-  console.log(
+  say(
     `\nTraining ${opts.variants.join(", ")}: ${opts.epochs} epochs, batch ${opts.batchSize}, lr ${opts.lr}, ` +
       `${opts.layers}×${opts.hidden} ${opts.activation}, momentum ${opts.momentum}, seed ${opts.seed}` +
       (threads > 1 ? `, ${threads} threads` : ""),
   );
+
+  await Deno.mkdir(out, { recursive: true });
   const results: TrainResult[] = [];
+  // losses.csv is rewritten (through a temporary file) after every epoch, so
+  // an interrupted or diverged run keeps every epoch it completed.
+  const saveLosses = (current?: TrainResult) =>
+    writeFileAtomic(`${out}/losses.csv`, lossesCsv(current ? [...results, current] : results));
+
+  let signal: "SIGINT" | "SIGTERM" | null = null;
+  const listeners = (["SIGINT", "SIGTERM"] as const).map((name) => {
+    const listener = () => signal ??= name;
+    Deno.addSignalListener(name, listener);
+    return [name, listener] as const;
+  });
+  const progress = new Progress(!opts.quiet);
+  let interrupted: TrainResult | null = null;
   await startThreads(threads);
   try {
     for (const variant of opts.variants) {
-      const r = trainVariant(variant, data, opts);
+      const r = await trainVariant(variant, data, opts, {
+        onEpoch: (partial) => saveLosses(partial),
+        onProgress: (epoch, step, steps, rate, testLoss) =>
+          progress.show(
+            `${variant}: epoch ${epoch + 1}/${opts.epochs}, step ${step}/${steps}, ` +
+              `test loss ${fmt(testLoss)}, ${rate.toFixed(0)} steps/s`,
+          ),
+        stopRequested: () => signal,
+      });
+      progress.clear();
       results.push(r);
-      console.log(`  ${variant.padEnd(5)} test loss per epoch: ${r.testLoss.map(fmt).join(" ")}`);
+      await saveLosses();
+      say(`  ${variant.padEnd(5)} test loss per epoch: ${r.testLoss.map(fmt).join(" ")}`);
+      if (r.stopped?.reason === "diverged") {
+        console.error(
+          `train: ${variant} diverged at epoch ${r.stopped.epoch}, step ${r.stopped.step} (${r.stopped.detail}); ` +
+            `losses.csv keeps its ${r.trainLoss.length} completed epochs`,
+        );
+      }
+      if (r.stopped?.reason === "interrupted") {
+        interrupted = r;
+        break;
+      }
     }
   } finally {
     stopThreads();
+    for (const [name, listener] of listeners) Deno.removeSignalListener(name, listener);
   }
-  console.log("");
-  for (const line of summaryTable(results)) console.log(line);
+  if (interrupted?.stopped) {
+    const { epoch, step, detail } = interrupted.stopped;
+    console.error(
+      `train: ${detail} during ${interrupted.variant}, epoch ${epoch}, step ${step}; ${out}/losses.csv keeps ` +
+        `every completed epoch (${interrupted.trainLoss.length} of ${interrupted.variant}); no predictions or charts`,
+    );
+    if (opts.json) console.log(summaryJson(out, opts, threads, results));
+    return EXIT[detail as "SIGINT" | "SIGTERM"] ?? 1;
+  }
 
-  await Deno.mkdir(out, { recursive: true });
-  const files: [string, string][] = [
-    ["losses.csv", lossesCsv(results)],
-    ["predictions.csv", predictionsCsv(data.test.x, data.test.y, results)],
-  ];
+  say("");
+  for (const line of summaryTable(results)) say(line);
+  const complete = results.filter((r) => r.stopped === null);
+  const files: [string, string][] = [["predictions.csv", predictionsCsv(data.test.x, data.test.y, complete)]];
   const charts = {
     "training-data": trainingDataSpec(data.train, data.test),
     "test-loss": testLossSpec(results, opts.logY),
-    "fit": fitSpec(data.test, results),
+    "fit": fitSpec(data.test, complete),
   };
   for (const [name, spec] of Object.entries(charts)) {
     files.push([`${name}.svg`, await renderSvg(spec)], [`${name}.vl.json`, JSON.stringify(spec, null, 1) + "\n"]);
   }
   for (const [name, text] of files) await writeFileAtomic(`${out}/${name}`, text);
-  console.log(`\nWrote ${out}/: ${files.map(([n]) => n).join(", ")}`);
+  say(`\nWrote ${out}/: losses.csv, ${files.map(([n]) => n).join(", ")}`);
+  if (opts.json) console.log(summaryJson(out, opts, threads, results));
+  return results.some((r) => r.stopped) ? EXIT.diverged : 0;
 }
 
 /** Runs the train command with `args`; returns the exit code. */
@@ -154,8 +299,7 @@ export async function main(args: string[]): Promise<number> {
       console.log(USAGE);
       return 0;
     }
-    await run(opts);
-    return 0;
+    return await run(opts);
   } catch (err) {
     if (err instanceof UsageError) {
       console.error(`train: ${err.message}`);

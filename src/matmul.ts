@@ -24,6 +24,11 @@ import { expectScratch, expectShape } from "./shapes.ts";
  */
 export const GEMM_SCRATCH: Tensor = arena.f32([k.gemm_scratch_bytes() / 4]);
 
+/** Bytes of packing scratch one thread's matmuls need. */
+export function gemmScratchBytes(): number {
+  return k.gemm_scratch_bytes();
+}
+
 /** Rows of C one register tile covers: thread splits of a product are multiples of it. */
 export const GEMM_ROWS = 6;
 

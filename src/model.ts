@@ -104,6 +104,25 @@ export function bufferShapes(spec: NetSpec): [string, number[]][] {
   return out;
 }
 
+/** Bytes the arena adds to every allocation, at most: 32 of padding and 15 of alignment. */
+const ALLOC_OVERHEAD = 48;
+
+/**
+ * The arena bytes `new Net(spec, maxBatch)` allocates, at most: it follows the
+ * constructor's allocations one by one (a test holds the two together), so a
+ * configuration can be refused before anything is allocated.
+ */
+export function netBytes(spec: NetSpec, maxBatch: number): number {
+  const f32 = (n: number) => 4 * n + ALLOC_OVERHEAD;
+  const params = total(parameterShapes(spec));
+  const H = spec.hidden, N = maxBatch, L = spec.layers, bn = spec.bn !== "none";
+  const largest = Math.max(...parameterShapes(spec).map(([, s]) => s.reduce((a, b) => a * b, 1)));
+  return 4 * f32(params) + f32(total(bufferShapes(spec))) +
+    f32(N * (L * (bn ? 3 : 2) * H + spec.outputs)) +
+    L * ((bn ? 3 : 2) * f32(N * H) + (bn ? 2 * (8 * H + ALLOC_OVERHEAD) : 0)) +
+    f32(N * spec.inputs) + 2 * f32(N * spec.outputs) + 8 * batchnormSumsLength(H) + ALLOC_OVERHEAD + f32(largest);
+}
+
 function carve(flat: Tensor, layout: [string, number[]][]): Map<string, Tensor> {
   const named = new Map<string, Tensor>();
   let offset = 0;

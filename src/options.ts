@@ -29,6 +29,12 @@ export interface TrainOptions extends TrainConfig {
   force: boolean;
   /** Threads for the large kernels; null chooses by model size (see {@link defaultThreads}). */
   threads: number | null;
+  /** Refuse a configuration that needs more bytes than this; null: half of the RAM. */
+  maxMemory: number | null;
+  /** No progress line. */
+  quiet: boolean;
+  /** Print the summary as one JSON object on stdout, and nothing else there. */
+  json: boolean;
   help: boolean;
 }
 
@@ -57,9 +63,15 @@ Flags (defaults are the notebook's):
   --out DIR           output directory                        (runs/<timestamp>)
   --force             write into an existing, non-empty --out
   --log-y             log scale for the test-loss chart
+  --max-memory SIZE   refuse a configuration that needs more memory, e.g. 512M, 2G  (half of RAM)
+  --quiet             no progress line on stderr (there is none without a terminal)
+  --json              print the summary as one JSON object on stdout, and nothing else there
   -h, --help          show this help
 
-Exit status: 0 on success, 2 for a bad flag (nothing is written), 1 for any other failure.`;
+Exit status: 0 on success; 2 for a bad flag (nothing is written); 3 when a variant
+diverged (the others still ran; losses.csv keeps its completed epochs); 130 or 143
+when interrupted by SIGINT or SIGTERM (losses.csv keeps every completed epoch);
+1 for any other failure.`;
 
 function wholeNumber(flag: string, raw: string, min: number, max: number): number {
   const v = Number(raw);
@@ -75,6 +87,18 @@ function realNumber(flag: string, raw: string, ok: (v: number) => boolean, range
     throw new UsageError(`--${flag} must be a number ${range}, got ${JSON.stringify(raw)}`);
   }
   return v;
+}
+
+const UNITS: Record<string, number> = { "": 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 };
+
+/** "512M", "1.5G", "2GiB", "1000000" → bytes. */
+function byteSize(flag: string, raw: string): number {
+  const m = raw.trim().match(/^(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?$/i);
+  const bytes = m ? Number(m[1]) * UNITS[m[2].toUpperCase()] : NaN;
+  if (!Number.isFinite(bytes) || bytes < 1) {
+    throw new UsageError(`--${flag} must be a size such as 512M or 2G, got ${JSON.stringify(raw)}`);
+  }
+  return Math.floor(bytes);
 }
 
 /** Parses and validates `args`; throws {@link UsageError} for anything wrong. */
@@ -100,6 +124,9 @@ export function parseOptions(args: string[]): TrainOptions {
         force: { type: "boolean" },
         "log-y": { type: "boolean" },
         threads: { type: "string" },
+        quiet: { type: "boolean" },
+        "max-memory": { type: "string" },
+        json: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -147,6 +174,9 @@ export function parseOptions(args: string[]): TrainOptions {
     out: v.out ?? null,
     force: v.force ?? false,
     threads: v.threads === undefined ? null : wholeNumber("threads", v.threads, 1, 64),
+    maxMemory: v["max-memory"] === undefined ? null : byteSize("max-memory", v["max-memory"]),
+    quiet: v.quiet ?? false,
+    json: v.json ?? false,
     logY: v["log-y"] ?? false,
     help: v.help ?? false,
   };

@@ -8,7 +8,7 @@
  * import { notebookData } from "./data.ts";
  * import { DEFAULTS, trainVariant } from "./train.ts";
  * const data = notebookData(0);
- * const run = trainVariant("torch", data, DEFAULTS);
+ * const run = await trainVariant("torch", data, DEFAULTS);
  * run.testLoss.at(-1); // the final test loss
  * ```
  * @module
@@ -16,8 +16,8 @@
 import type { Activation } from "./activations.ts";
 import { ADAM_DEFAULTS } from "./adam.ts";
 import { arena } from "./arena.ts";
-import { gather_rows, type Samples } from "./data.ts";
-import { type BnVariant, defaultEps, Net, type NetSpec } from "./model.ts";
+import { count_nonfinite, gather_rows, type Samples } from "./data.ts";
+import { type BnVariant, defaultEps, Net, netBytes, type NetSpec } from "./model.ts";
 import { Random } from "./random.ts";
 
 /** What one training run needs besides the data. */
@@ -47,17 +47,47 @@ export const DEFAULTS: Readonly<TrainConfig> = {
   dropLast: false,
 };
 
+/** Where and why a run stopped before its last epoch. */
+export interface Stop {
+  reason: "diverged" | "interrupted";
+  /** Epoch (from 0) and step within it (from 0) that did not complete. */
+  epoch: number;
+  step: number;
+  /** e.g. "non-finite gradient"; for an interruption, the signal. */
+  detail: string;
+}
+
 /** The result of training one variant. */
 export interface TrainResult {
   variant: BnVariant;
-  /** Test loss at the start of each epoch, then after the last one: `epochs + 1` values. */
+  /**
+   * Test loss at the start of each epoch, then after the last one: `epochs + 1`
+   * values for a complete run; one per completed epoch for a stopped one.
+   */
   testLoss: number[];
-  /** Mean training loss of each epoch (over its samples): `epochs` values. */
+  /** Mean training loss of each completed epoch (over its samples). */
   trainLoss: number[];
-  /** Eval-mode predictions on the test inputs after training. */
+  /** Eval-mode predictions on the test inputs after training (empty when stopped). */
   predictions: Float32Array;
   /** Wall time of the training, in milliseconds. */
   millis: number;
+  /** Set when the run stopped early. */
+  stopped: Stop | null;
+}
+
+/** What the caller of {@link trainVariant} can observe and steer. */
+export interface TrainHooks {
+  /** After every completed epoch, with the result so far. */
+  onEpoch?(result: TrainResult): void | Promise<void>;
+  /** About ten times a second during an epoch, with the test loss measured at its start. */
+  onProgress?(epoch: number, step: number, steps: number, stepsPerSecond: number, testLoss: number): void;
+  /** Polled between steps; a reason stops the run (e.g. the signal that asked). */
+  stopRequested?(): string | null;
+}
+
+/** Lets pending events (signal listeners, timers) run: the training loop is otherwise synchronous. */
+function yieldToEvents(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
 }
 
 /** The network of `variant` under `config`. */
@@ -72,6 +102,17 @@ export function specFor(variant: BnVariant, config: TrainConfig): NetSpec {
     eps: defaultEps(variant),
     momentum: config.momentum,
   };
+}
+
+/**
+ * The arena bytes {@link trainVariant} needs at most for `variant`: the
+ * network ({@link netBytes}) and the samples and index lists it copies in.
+ */
+export function trainBytes(variant: BnVariant, config: TrainConfig, trainSize: number, testSize: number): number {
+  const maxBatch = Math.max(Math.min(config.batchSize, trainSize), testSize);
+  const vector = (n: number) => 4 * n + 48;
+  return netBytes(specFor(variant, config), maxBatch) + 2 * vector(trainSize) + 2 * vector(testSize) +
+    vector(trainSize) + vector(Math.max(trainSize, testSize));
 }
 
 /** The sizes of the batches of one epoch over `n` samples. */
@@ -102,13 +143,18 @@ export function batchProblem(n: number, config: TrainConfig): string | null {
  * Trains one variant from the seed's Linear init and returns its losses and
  * final test predictions. The network is allocated in the shared arena and
  * released before returning.
+ *
+ * Every step is checked: a non-finite loss, gradient or parameter stops the
+ * run there (`stopped.reason = "diverged"`), keeping the completed epochs.
+ * About every 50 ms the loop yields to the event loop, so that a signal
+ * listener can ask it to stop through `hooks.stopRequested`.
  */
-export function trainVariant(
+export async function trainVariant(
   variant: BnVariant,
   data: { train: Samples; test: Samples },
   config: TrainConfig,
-  onEpoch?: (epoch: number, testLoss: number, trainLoss: number) => void,
-): TrainResult {
+  hooks: TrainHooks = {},
+): Promise<TrainResult> {
   const { train, test } = data;
   if (variant !== "none") {
     const problem = batchProblem(train.x.length, config);
@@ -135,23 +181,61 @@ export function trainVariant(
       return net.loss(nTest);
     };
     const sizes = batchSizes(train.x.length, config.batchSize, config.dropLast);
-    const result: TrainResult = { variant, testLoss: [], trainLoss: [], predictions: new Float32Array(), millis: 0 };
+    const result: TrainResult = {
+      variant,
+      testLoss: [],
+      trainLoss: [],
+      predictions: new Float32Array(),
+      millis: 0,
+      stopped: null,
+    };
     const start = performance.now();
+    let lastYield = start, lastProgress = start, stepsSinceProgress = 0;
+    const stop = (reason: Stop["reason"], epoch: number, step: number, detail: string) => {
+      result.testLoss.length = result.trainLoss.length;
+      result.stopped = { reason, epoch, step, detail };
+      result.millis = performance.now() - start;
+      return result;
+    };
     for (let epoch = 0; epoch < config.epochs; epoch++) {
-      result.testLoss.push(testLoss());
+      const epochTestLoss = testLoss();
+      if (!Number.isFinite(epochTestLoss)) return stop("diverged", epoch, 0, "non-finite test loss");
+      result.testLoss.push(epochTestLoss);
       const o = order.u32;
       o.set(identity.u32.subarray(0, o.length));
       shuffle.shuffle(o);
       let sum = 0, seen = 0, from = 0;
-      for (const n of sizes) {
+      for (let step = 0; step < sizes.length; step++) {
+        const n = sizes[step];
         gather_rows(net.input(n), trainX, order, from);
         gather_rows(net.target(n), trainY, order, from);
-        sum += net.trainStep(n, adam) * n;
+        const loss = net.lossAndGrad(n);
+        if (!Number.isFinite(loss)) return stop("diverged", epoch, step, "non-finite loss");
+        if (count_nonfinite(net.grads) > 0) return stop("diverged", epoch, step, "non-finite gradient");
+        net.optimizerStep(adam);
+        if (count_nonfinite(net.params) > 0) return stop("diverged", epoch, step, "non-finite parameter");
+        sum += loss * n;
         seen += n;
         from += n;
+        stepsSinceProgress++;
+        const now = performance.now();
+        if (hooks.onProgress && now - lastProgress >= 100) {
+          const rate = stepsSinceProgress / ((now - lastProgress) / 1000);
+          hooks.onProgress(epoch, step + 1, sizes.length, rate, epochTestLoss);
+          lastProgress = now;
+          stepsSinceProgress = 0;
+        }
+        if (now - lastYield >= 50) {
+          await yieldToEvents();
+          lastYield = performance.now();
+          const reason = hooks.stopRequested?.();
+          if (reason && step + 1 < sizes.length) return stop("interrupted", epoch, step + 1, reason);
+        }
       }
       result.trainLoss.push(sum / seen);
-      onEpoch?.(epoch, result.testLoss[epoch], sum / seen);
+      await hooks.onEpoch?.(result);
+      const reason = hooks.stopRequested?.();
+      if (reason && epoch + 1 < config.epochs) return stop("interrupted", epoch + 1, 0, reason);
     }
     result.testLoss.push(testLoss());
     result.millis = performance.now() - start;

@@ -1,7 +1,7 @@
 // The network's layout: PyTorch's names and order over contiguous buffers.
 import assert from "node:assert/strict";
 import { arena } from "../src/arena.ts";
-import { Net, notebookSpec } from "../src/model.ts";
+import { Net, netBytes, notebookSpec } from "../src/model.ts";
 
 Deno.test("parameters follow the notebook Net's state_dict names and order", () => {
   const mark = arena.mark();
@@ -58,5 +58,24 @@ Deno.test("MyBN's names are aliases of PyTorch's, and each variant starts from i
     assert.throws(() => torch.param("bn9.weight"), /no parameter called bn9\.weight/);
   } finally {
     arena.release(mark);
+  }
+});
+
+Deno.test("netBytes bounds what a Net allocates, within one allocation's overhead per tensor", () => {
+  for (
+    const [bn, hidden, layers, batch] of [["torch", 10, 4, 64], ["none", 37, 2, 100], ["mybn", 256, 3, 1024]] as const
+  ) {
+    const mark = arena.mark();
+    try {
+      const spec = { ...notebookSpec(bn), hidden, layers };
+      const before = arena.used;
+      new Net(spec, batch);
+      const actual = arena.used - before;
+      const estimate = netBytes(spec, batch);
+      assert.ok(estimate >= actual, `${bn} ${hidden}×${layers}: estimate ${estimate} < actual ${actual}`);
+      assert.ok(estimate - actual < 32 * 16, `${bn} ${hidden}×${layers}: estimate ${estimate} ≫ actual ${actual}`);
+    } finally {
+      arena.release(mark);
+    }
   }
 });

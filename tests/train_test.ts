@@ -39,11 +39,11 @@ async function inTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
 
 const median = (v: number[]) => v.slice().sort((a, b) => a - b)[Math.floor(v.length / 2)];
 
-Deno.test("over seeds 0–4 BN brings the test loss below 10 (median) and no BN stalls above 40", () => {
+Deno.test("over seeds 0–4 BN brings the test loss below 10 (median) and no BN stalls above 40", async () => {
   const final: Record<BnVariant, number[]> = { mybn: [], torch: [], none: [] };
   for (let seed = 0; seed < 5; seed++) {
     const data = notebookData(seed);
-    for (const v of BN_VARIANTS) final[v].push(trainVariant(v, data, { ...DEFAULTS, seed }).testLoss.at(-1)!);
+    for (const v of BN_VARIANTS) final[v].push((await trainVariant(v, data, { ...DEFAULTS, seed })).testLoss.at(-1)!);
   }
   const table = JSON.stringify(final);
   for (const v of ["torch", "mybn"] as const) {
@@ -153,23 +153,47 @@ Deno.test("a default run prints the finding and writes parseable CSVs and SVG ch
 
 const BAD_FLAGS: [string[], RegExp][] = [
   [["--frobnicate"], /^train: unknown flag --frobnicate/],
+  [["-x"], /^train: unknown flag -x/],
+  [["extra"], /^train: unexpected argument "extra"/],
   [["--epochs", "-1"], /^train: --epochs needs a value/],
   [["--epochs=-1"], /^train: --epochs must be a whole number from 1 to 100000, got "-1"/],
+  [["--epochs", "0"], /^train: --epochs must be a whole number from 1 to 100000, got "0"/],
   [["--epochs", "2.5"], /^train: --epochs must be a whole number/],
+  [["--epochs", "1e9"], /^train: --epochs must be a whole number from 1 to 100000/],
+  [["--epochs", ""], /^train: --epochs must be a whole number/],
+  [["--epochs"], /^train: --epochs needs a value/],
   [["--lr", "abc"], /^train: --lr must be a number > 0, got "abc"/],
+  [["--lr", "0"], /^train: --lr must be a number > 0, got "0"/],
+  [["--lr=-0.1"], /^train: --lr must be a number > 0/],
   [["--lr", "Infinity"], /^train: --lr must be a number > 0/],
+  [["--lr", "NaN"], /^train: --lr must be a number > 0/],
   [["--variants", "foo"], /^train: --variants: unknown variant "foo"; choose from mybn, torch, none/],
+  [["--variants", ""], /^train: --variants: unknown variant ""/],
   [["--variants", "torch,torch"], /^train: --variants lists a variant twice/],
   [["--batch-size", "0"], /^train: --batch-size must be a whole number from 1/],
+  [["--batch-size", "x"], /^train: --batch-size must be a whole number from 1/],
   [["--batch-size", "1"], /^train: BN needs at least 2 rows per batch in training.*--drop-last/],
   [
     ["--batch-size", "333"],
     /^train: BN needs at least 2 rows per batch.*last batch of the 1000 training samples has 1 row/,
   ],
+  [["--batch-size", "2000", "--drop-last"], /^train: --batch-size 2000 with --drop-last leaves no batch/],
   [["--momentum", "1.5"], /^train: --momentum must be a number from 0 to 1/],
+  [["--momentum=-0.1"], /^train: --momentum must be a number from 0 to 1/],
   [["--activation", "gelu"], /^train: --activation must be one of tanh, sigmoid, relu/],
   [["--hidden", "0"], /^train: --hidden must be a whole number from 1 to 4096/],
-  [["extra"], /^train: unexpected argument "extra"/],
+  [["--hidden", "5000"], /^train: --hidden must be a whole number from 1 to 4096/],
+  [["--layers", "0"], /^train: --layers must be a whole number from 1 to 64/],
+  [["--seed", "-3"], /^train: --seed needs a value/],
+  [["--seed", "4294967296"], /^train: --seed must be a whole number from 0 to 4294967295/],
+  [["--threads", "0"], /^train: --threads must be a whole number from 1 to 64/],
+  [["--max-memory", "lots"], /^train: --max-memory must be a size such as 512M or 2G, got "lots"/],
+  [
+    ["--max-memory", "100K"],
+    /^train: --hidden 10 × --layers 4 with --batch-size 64 needs .* KiB, more than the 100\.0 KiB allowed by --max-memory/,
+  ],
+  [["--hidden", "4096", "--layers", "64"], /^train: .* needs 16\.\d GiB; WebAssembly memory holds at most 4 GiB/],
+  [["--out", ""], /^train: --out must name a directory/],
   [["--out", "/elsewhere/x"], /^train: --out \/elsewhere\/x: this task may write only under/],
 ];
 
