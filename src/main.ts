@@ -216,6 +216,15 @@ async function run(opts: TrainOptions): Promise<number> {
       (threads > 1 ? `, ${threads} threads` : ""),
   );
 
+  // Threads start before anything is written: a failure leaves nothing behind.
+  try {
+    await startThreads(threads);
+  } catch (err) {
+    throw new Error(
+      `cannot start ${threads} threads (${err instanceof Error ? err.message : String(err)}); ` +
+        "use --threads 1, or allow reading src/ and kernels/build/ (deno task train does)",
+    );
+  }
   await Deno.mkdir(out, { recursive: true });
   const results: TrainResult[] = [];
   // losses.csv is rewritten (through a temporary file) after every epoch, so
@@ -231,7 +240,6 @@ async function run(opts: TrainOptions): Promise<number> {
   });
   const progress = new Progress(!opts.quiet);
   let interrupted: TrainResult | null = null;
-  await startThreads(threads);
   try {
     for (const variant of opts.variants) {
       const r = await trainVariant(variant, data, opts, {

@@ -8,6 +8,9 @@ import { BN_VARIANTS, type BnVariant } from "../src/model.ts";
 import { DEFAULTS, trainVariant } from "../src/train.ts";
 
 const MAIN = new URL("../src/main.ts", import.meta.url).pathname;
+// What `deno task train` may read besides its output: the worker threads' modules.
+const SRC = new URL("../src", import.meta.url).pathname;
+const KERNELS = new URL("../kernels/build", import.meta.url).pathname;
 
 interface Run {
   code: number;
@@ -18,7 +21,7 @@ interface Run {
 /** Runs the train command in `cwd` with read/write permission there only. */
 async function train(cwd: string, args: string[]): Promise<Run> {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", `--allow-read=${cwd}`, `--allow-write=${cwd}`, MAIN, ...args],
+    args: ["run", `--allow-read=${cwd},${SRC},${KERNELS}`, `--allow-write=${cwd}`, MAIN, ...args],
     cwd,
     stdout: "piped",
     stderr: "piped",

@@ -1,0 +1,114 @@
+// What a run does when it cannot finish: divergence and interruption keep
+// every completed epoch and say where they stopped.
+import assert from "node:assert/strict";
+import { parseCsv } from "../src/csv.ts";
+
+const MAIN = new URL("../src/main.ts", import.meta.url).pathname;
+// What `deno task train` may read besides its output: the worker threads' modules.
+const SRC = new URL("../src", import.meta.url).pathname;
+const KERNELS = new URL("../kernels/build", import.meta.url).pathname;
+
+function spawnTrain(dir: string, args: string[]): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", `--allow-read=${dir},${SRC},${KERNELS}`, `--allow-write=${dir}`, MAIN, ...args],
+    cwd: dir,
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+}
+
+async function finish(child: Deno.ChildProcess): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = await child.output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+/** Rows of losses.csv, each checked to be complete: four fields, numbers where numbers belong. */
+async function completeRows(path: string): Promise<string[][]> {
+  const { header, rows } = parseCsv(await Deno.readTextFile(path));
+  assert.deepEqual(header, ["variant", "epoch", "test_loss", "train_loss"]);
+  for (const row of rows) {
+    assert.equal(row.length, 4, row.join(","));
+    assert.ok(Number.isFinite(Number(row[2])), row.join(","));
+  }
+  return rows;
+}
+
+function noTemporaryFiles(dir: string): void {
+  const names = [...Deno.readDirSync(dir)].map((e) => e.name);
+  assert.deepEqual(names.filter((n) => n.includes(".tmp")), [], `left behind: ${names}`);
+}
+
+Deno.test("at --lr 2e19 mybn diverges mid-epoch while torch and none still train; exit code 3", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "bnlab-diverge-" });
+  try {
+    const r = await finish(spawnTrain(dir, ["--lr", "2e19", "--out", `${dir}/out`]));
+    assert.equal(r.code, 3, r.stderr);
+    assert.match(r.stderr, /^train: mybn diverged at epoch 0, step \d+ \(non-finite \w+\); losses\.csv keeps/m);
+    assert.doesNotMatch(r.stderr, /torch diverged|none diverged/);
+    const rows = await completeRows(`${dir}/out/losses.csv`);
+    // mybn completed no epoch; torch and none have all 10 epochs and the final row.
+    assert.deepEqual(rows.map((row) => row[0]), [...Array(11).fill("torch"), ...Array(11).fill("none")]);
+    const preds = parseCsv(await Deno.readTextFile(`${dir}/out/predictions.csv`));
+    assert.deepEqual(preds.header, ["x", "y", "torch", "none"]);
+    noTemporaryFiles(`${dir}/out`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("--lr 1e20 diverges every variant; each is named with its epoch and step, and the exit code is 3", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "bnlab-diverge-" });
+  try {
+    const r = await finish(spawnTrain(dir, ["--lr", "1e20", "--out", `${dir}/out`]));
+    assert.equal(r.code, 3, r.stderr);
+    for (const v of ["mybn", "torch", "none"]) {
+      assert.match(r.stderr, new RegExp(`^train: ${v} diverged at epoch 0, step \\d+ \\(non-finite \\w+\\)`, "m"));
+    }
+    assert.deepEqual(await completeRows(`${dir}/out/losses.csv`), []);
+    noTemporaryFiles(`${dir}/out`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
+  Deno.test(`${signal} after the first epoch keeps every completed epoch and exits ${code}`, async () => {
+    const dir = await Deno.makeTempDir({ prefix: "bnlab-signal-" });
+    try {
+      const out = `${dir}/out`;
+      // Width 256 makes an epoch take a few tens of milliseconds.
+      const child = spawnTrain(dir, ["--epochs", "100000", "--variants", "torch", "--hidden", "256", "--out", out]);
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        const text = await Deno.readTextFile(`${out}/losses.csv`).catch(() => "");
+        if (text.split("\n").length > 2) break; // header and at least one epoch
+        if (Date.now() > deadline) throw new Error("no epoch completed within 60 s");
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      child.kill(signal);
+      const r = await finish(child);
+      assert.equal(r.code, code, r.stderr);
+      assert.match(
+        r.stderr,
+        new RegExp(
+          `^train: ${signal} during torch, epoch \\d+, step \\d+; .*losses\\.csv keeps every completed epoch`,
+          "m",
+        ),
+      );
+      const rows = await completeRows(`${out}/losses.csv`);
+      assert.ok(rows.length >= 1);
+      rows.forEach((row, i) => {
+        assert.equal(row[0], "torch");
+        assert.equal(Number(row[1]), i);
+        assert.ok(Number.isFinite(Number(row[3])), `epoch ${i} has no train loss`);
+      });
+      const stoppedAt = Number(r.stderr.match(/epoch (\d+), step/)![1]);
+      assert.ok(rows.length === stoppedAt, `${rows.length} rows, stopped in epoch ${stoppedAt}`);
+      noTemporaryFiles(out);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+}
