@@ -177,11 +177,9 @@ function checkMemory(opts: TrainOptions, threads: number, trainSize: number, tes
   }
   let limit = opts.maxMemory;
   if (limit === null) {
-    try {
-      limit = Math.floor(Deno.systemMemoryInfo().total / 2);
-    } catch {
-      limit = wasm32;
-    }
+    // Asking first: a call without the permission would prompt on a terminal.
+    const allowed = Deno.permissions.querySync({ name: "sys", kind: "systemMemoryInfo" }).state === "granted";
+    limit = allowed ? Math.floor(Deno.systemMemoryInfo().total / 2) : wasm32;
   }
   if (need > limit) {
     throw new UsageError(
@@ -199,7 +197,7 @@ async function run(opts: TrainOptions): Promise<number> {
     const problem = batchProblem(trainSize, opts);
     if (problem) throw new UsageError(problem);
   }
-  const threads = opts.threads ?? defaultThreads(opts.hidden);
+  let threads = opts.threads ?? defaultThreads(opts.hidden);
   checkMemory(opts, threads, trainSize, testSize);
   const data = notebookData(opts.seed, trainSize, testSize);
   // With --json, stdout carries only the summary object.
@@ -220,10 +218,13 @@ async function run(opts: TrainOptions): Promise<number> {
   try {
     await startThreads(threads);
   } catch (err) {
-    throw new Error(
-      `cannot start ${threads} threads (${err instanceof Error ? err.message : String(err)}); ` +
-        "use --threads 1, or allow reading src/ and kernels/build/ (deno task train does)",
-    );
+    const why = `cannot start ${threads} threads (${err instanceof Error ? err.message : String(err)})`;
+    // A bundled build has no worker module beside it: a default thread count falls back to one.
+    if (opts.threads !== null) {
+      throw new Error(`${why}; use --threads 1, or allow reading src/ and kernels/build/ (deno task train does)`);
+    }
+    console.error(`train: ${why}; continuing on one thread`);
+    threads = 1;
   }
   await Deno.mkdir(out, { recursive: true });
   const results: TrainResult[] = [];

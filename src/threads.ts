@@ -123,13 +123,21 @@ export class ThreadPool {
 
   /** Starts `size − 1` workers and resolves when they are ready. */
   static async start(size: number): Promise<ThreadPool> {
+    const script = new URL("./worker.ts", import.meta.url);
+    // Asked first: a worker without read permission would prompt on a terminal.
+    if (
+      script.protocol === "file:" &&
+      Deno.permissions.querySync({ name: "read", path: script }).state !== "granted"
+    ) {
+      throw new Error(`no read permission for ${script.pathname}, which worker threads load`);
+    }
     const control = arena.f64([CONTROL_BYTES / 8]);
     const stride = matmul.gemm_scratch_bytes();
     const scratch = arena.f32([(size - 1) * stride / 4]);
     const workers: Worker[] = [];
     const ready: Promise<void>[] = [];
     for (let t = 1; t < size; t++) {
-      const w = new Worker(new URL("./worker.ts", import.meta.url), { type: "module" });
+      const w = new Worker(script, { type: "module" });
       ready.push(
         new Promise((resolve, reject) => {
           w.onmessage = () => resolve();

@@ -112,3 +112,53 @@ for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
     }
   });
 }
+
+Deno.test("on a terminal the progress line redraws in place on stderr; --quiet and a pipe print none", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "bnlab-progress-" });
+  try {
+    const args = ["--epochs", "40", "--variants", "torch", "--hidden", "64", "--batch-size", "16"];
+    const deno = `${Deno.execPath()} run --allow-read=${dir},${SRC},${KERNELS} --allow-write=${dir} ${MAIN}`;
+    // `script` runs the command on a pseudo-terminal and copies what it prints.
+    const tty = await new Deno.Command("script", {
+      args: ["-qefc", `${deno} ${args.join(" ")} --out ${dir}/tty`, "/dev/null"],
+      cwd: dir,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const shown = new TextDecoder().decode(tty.stdout);
+    assert.equal(tty.code, 0, shown);
+    assert.match(shown, /\r\x1b\[2Ktorch: epoch \d+\/40, step \d+\/63, test loss \S+, \d+ steps\/s/);
+
+    const quiet = await new Deno.Command("script", {
+      args: ["-qefc", `${deno} ${args.join(" ")} --quiet --out ${dir}/quiet`, "/dev/null"],
+      cwd: dir,
+      stdout: "piped",
+    }).output();
+    assert.doesNotMatch(new TextDecoder().decode(quiet.stdout), /steps\/s/);
+
+    const piped = await finish(spawnTrain(dir, [...args, "--out", `${dir}/piped`]));
+    assert.equal(piped.code, 0, piped.stderr);
+    assert.equal(piped.stderr, "");
+    assert.doesNotMatch(piped.stdout, /[\r\x1b]/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("--json prints one JSON object on stdout and nothing else", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "bnlab-json-" });
+  try {
+    const r = await finish(spawnTrain(dir, ["--epochs", "2", "--json", "--out", `${dir}/out`]));
+    assert.equal(r.code, 0, r.stderr);
+    const summary = JSON.parse(r.stdout);
+    assert.equal(summary.out, `${dir}/out`);
+    assert.deepEqual(summary.results.map((x: { variant: string }) => x.variant), ["mybn", "torch", "none"]);
+    for (const x of summary.results) {
+      assert.equal(x.test_loss.length, 3);
+      assert.equal(x.final_test_loss, x.test_loss[2]);
+      assert.equal(x.stopped, null);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
