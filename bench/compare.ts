@@ -17,7 +17,7 @@
 import { parseArgs } from "node:util";
 import { startThreads } from "../src/threads.ts";
 import { measurePeak } from "./peak.ts";
-import { benchCell, type TrainBenchResult, trainStepFlops } from "./train.ts";
+import { benchCell, GRID_OPTIONS, type TrainBenchResult, trainStepFlops } from "./train.ts";
 import type { BnVariant } from "../src/model.ts";
 
 const PYTORCH_SCRIPT = new URL("../../shared/bench/pytorch_mlp.py", import.meta.url).pathname;
@@ -39,13 +39,7 @@ async function runPytorch(args: string[], threads: number): Promise<PytorchRun> 
 if (import.meta.main) {
   const { values } = parseArgs({
     options: {
-      hidden: { type: "string", default: "10,64,256,1024" },
-      batch: { type: "string", default: "64,1024" },
-      variants: { type: "string", default: "torch,none" },
-      threads: { type: "string", default: "1,2" },
-      layers: { type: "string", default: "4" },
-      window: { type: "string", default: "1" },
-      reps: { type: "string", default: "3" },
+      ...GRID_OPTIONS,
       markdown: { type: "boolean", default: false },
     },
   });

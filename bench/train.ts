@@ -98,6 +98,17 @@ export function benchCell(
   }
 }
 
+/** The grid's flags and defaults, shared with bench/compare.ts (the issue's grid). */
+export const GRID_OPTIONS = {
+  hidden: { type: "string", default: "10,64,256,1024" },
+  batch: { type: "string", default: "64,1024" },
+  variants: { type: "string", default: "torch,none" },
+  threads: { type: "string", default: "1,2" },
+  layers: { type: "string", default: "4" },
+  window: { type: "string", default: "1" },
+  reps: { type: "string", default: "3" },
+} as const;
+
 const USAGE = `Usage: deno task bench:train [--hidden 10,64,256,1024] [--batch 64,1024]
                             [--variants torch,none] [--threads 1,2] [--layers 4]
                             [--window 1] [--reps 3] [--json]`;
@@ -105,13 +116,7 @@ const USAGE = `Usage: deno task bench:train [--hidden 10,64,256,1024] [--batch 6
 if (import.meta.main) {
   const { values } = parseArgs({
     options: {
-      hidden: { type: "string", default: "10,64,256,1024" },
-      batch: { type: "string", default: "64,1024" },
-      variants: { type: "string", default: "torch,none" },
-      threads: { type: "string", default: "1,2" },
-      layers: { type: "string", default: "4" },
-      window: { type: "string", default: "1" },
-      reps: { type: "string", default: "3" },
+      ...GRID_OPTIONS,
       json: { type: "boolean", default: false },
       help: { type: "boolean", short: "h" },
     },
