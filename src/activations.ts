@@ -14,7 +14,7 @@
  */
 import * as k from "../kernels/build/activations.wasm";
 import type { Tensor } from "./arena.ts";
-import { expectShape } from "./shapes.ts";
+import { expectSameShape } from "./shapes.ts";
 import { poolFor } from "./threads.ts";
 
 /** Rough cost of one activation, in flops, for deciding whether to use threads. */
@@ -28,7 +28,7 @@ export const ACTIVATIONS: readonly Activation[] = ["tanh", "sigmoid", "relu"];
 
 /** y = tanh(x). */
 export function tanh_forward(y: Tensor, x: Tensor): void {
-  expectShape("tanh_forward y", y, x.shape);
+  expectSameShape("tanh_forward y", y, x);
   const pool = poolFor(ACTIVATION_WORK_PER_ELEMENT * x.size);
   if (pool) pool.run("tanh_forward", x.size, 4, -1, y.ptr, x.ptr);
   else k.tanh_forward(y.ptr, x.ptr, 0, x.size);
@@ -36,14 +36,14 @@ export function tanh_forward(y: Tensor, x: Tensor): void {
 
 /** dx += dy·(1 − y²). */
 export function tanh_backward(dx: Tensor, dy: Tensor, y: Tensor): void {
-  expectShape("tanh_backward dx", dx, y.shape);
-  expectShape("tanh_backward dy", dy, y.shape);
+  expectSameShape("tanh_backward dx", dx, y);
+  expectSameShape("tanh_backward dy", dy, y);
   k.tanh_backward(dx.ptr, dy.ptr, y.ptr, y.size);
 }
 
 /** y = 1/(1 + e^(−x)). */
 export function sigmoid_forward(y: Tensor, x: Tensor): void {
-  expectShape("sigmoid_forward y", y, x.shape);
+  expectSameShape("sigmoid_forward y", y, x);
   const pool = poolFor(ACTIVATION_WORK_PER_ELEMENT * x.size);
   if (pool) pool.run("sigmoid_forward", x.size, 4, -1, y.ptr, x.ptr);
   else k.sigmoid_forward(y.ptr, x.ptr, 0, x.size);
@@ -51,14 +51,14 @@ export function sigmoid_forward(y: Tensor, x: Tensor): void {
 
 /** dx += dy·y·(1 − y). */
 export function sigmoid_backward(dx: Tensor, dy: Tensor, y: Tensor): void {
-  expectShape("sigmoid_backward dx", dx, y.shape);
-  expectShape("sigmoid_backward dy", dy, y.shape);
+  expectSameShape("sigmoid_backward dx", dx, y);
+  expectSameShape("sigmoid_backward dy", dy, y);
   k.sigmoid_backward(dx.ptr, dy.ptr, y.ptr, y.size);
 }
 
 /** y = max(x, 0). */
 export function relu_forward(y: Tensor, x: Tensor): void {
-  expectShape("relu_forward y", y, x.shape);
+  expectSameShape("relu_forward y", y, x);
   const pool = poolFor(ACTIVATION_WORK_PER_ELEMENT * x.size);
   if (pool) pool.run("relu_forward", x.size, 4, -1, y.ptr, x.ptr);
   else k.relu_forward(y.ptr, x.ptr, 0, x.size);
@@ -66,8 +66,8 @@ export function relu_forward(y: Tensor, x: Tensor): void {
 
 /** dx += dy where y > 0 (the gradient at 0 is 0, as in PyTorch). */
 export function relu_backward(dx: Tensor, dy: Tensor, y: Tensor): void {
-  expectShape("relu_backward dx", dx, y.shape);
-  expectShape("relu_backward dy", dy, y.shape);
+  expectSameShape("relu_backward dx", dx, y);
+  expectSameShape("relu_backward dy", dy, y);
   k.relu_backward(dx.ptr, dy.ptr, y.ptr, y.size);
 }
 

@@ -16,7 +16,7 @@
  */
 import * as k from "../kernels/build/adam.wasm";
 import type { Tensor } from "./arena.ts";
-import { expectShape } from "./shapes.ts";
+import { expectSize } from "./shapes.ts";
 
 /** Adam's hyper-parameters, as `torch.optim.Adam` names them. */
 export interface AdamOptions {
@@ -52,12 +52,12 @@ export function adam_update(
   t: number,
 ): void {
   const n = params.size;
-  for (const [what, t2] of [["grads", grads], ["m", m], ["v", v]] as const) {
-    expectShape(`adam_update ${what}`, t2.view([t2.size]), [n]);
-  }
+  expectSize("adam_update grads", grads, n);
+  expectSize("adam_update m", m, n);
+  expectSize("adam_update v", v, n);
   if (opts.amsgrad) {
     if (!vmax) throw new TypeError("adam_update: amsgrad needs a vmax buffer");
-    expectShape("adam_update vmax", vmax.view([vmax.size]), [n]);
+    expectSize("adam_update vmax", vmax, n);
   }
   if (!Number.isInteger(t) || t < 1) throw new RangeError(`adam_update: step must be an integer ≥ 1, got ${t}`);
   const [beta1, beta2] = opts.betas;

@@ -51,11 +51,11 @@ const SEMANTICS: Record<BnSemantics, number> = {
 function checkCommon(what: string, x: Tensor, y: Tensor, gamma: Tensor, rm: Tensor, rv: Tensor): [number, number] {
   if (x.shape.length !== 2) throw new RangeError(`${what}: expected x of shape [N, C], got [${x.shape}]`);
   const [N, C] = x.shape;
-  expectShape(`${what} x`, x, [N, C]);
-  expectShape(`${what} y`, y, [N, C]);
-  expectShape(`${what} gamma`, gamma, [C]);
-  expectShape(`${what} running_mean`, rm, [C]);
-  expectShape(`${what} running_var`, rv, [C]);
+  expectShape(`${what} x`, x, N, C);
+  expectShape(`${what} y`, y, N, C);
+  expectShape(`${what} gamma`, gamma, C);
+  expectShape(`${what} running_mean`, rm, C);
+  expectShape(`${what} running_var`, rv, C);
   return [N, C];
 }
 
@@ -80,7 +80,7 @@ export function batchnorm_forward(
   semantics: BnSemantics,
 ): void {
   const [N, C] = checkCommon("batchnorm_forward", x, y, gamma, runningMean, runningVar);
-  expectShape("batchnorm_forward beta", beta, [C]);
+  expectShape("batchnorm_forward beta", beta, C);
   expectF64("batchnorm_forward mean", mean, C);
   expectF64("batchnorm_forward rstd", rstd, C);
   if (N < 2) {
@@ -88,10 +88,32 @@ export function batchnorm_forward(
       `batchnorm_forward: expected more than 1 value per channel when training, got input size [${x.shape}]`,
     );
   }
-  const args = [y.ptr, mean.ptr, rstd.ptr, runningMean.ptr, runningVar.ptr, x.ptr, gamma.ptr, beta.ptr] as const;
+  const sem = SEMANTICS[semantics];
   const pool = poolFor(BN_WORK_PER_ELEMENT * N * C);
-  if (pool) pool.run("batchnorm_forward", C, 4, -1, ...args, N, C, eps, momentum, SEMANTICS[semantics]);
-  else k.batchnorm_forward(...args, N, C, eps, momentum, SEMANTICS[semantics], 0, C);
+  if (pool) {
+    pool.run(
+      "batchnorm_forward",
+      C,
+      4,
+      -1,
+      y.ptr,
+      mean.ptr,
+      rstd.ptr,
+      runningMean.ptr,
+      runningVar.ptr,
+      x.ptr,
+      gamma.ptr,
+      beta.ptr,
+      N,
+      C,
+      eps,
+      momentum,
+      sem,
+    );
+  } else {
+    const rm = runningMean.ptr, rv = runningVar.ptr;
+    k.batchnorm_forward(y.ptr, mean.ptr, rstd.ptr, rm, rv, x.ptr, gamma.ptr, beta.ptr, N, C, eps, momentum, sem, 0, C);
+  }
 }
 
 /**
@@ -111,18 +133,50 @@ export function batchnorm_backward(
   rstd: Tensor,
 ): void {
   const [N, C] = x.shape;
-  expectShape("batchnorm_backward dx", dx, [N, C]);
-  expectShape("batchnorm_backward dy", dy, [N, C]);
-  expectShape("batchnorm_backward dgamma", dgamma, [C]);
-  expectShape("batchnorm_backward dbeta", dbeta, [C]);
-  expectShape("batchnorm_backward gamma", gamma, [C]);
+  expectShape("batchnorm_backward dx", dx, N, C);
+  expectShape("batchnorm_backward dy", dy, N, C);
+  expectShape("batchnorm_backward dgamma", dgamma, C);
+  expectShape("batchnorm_backward dbeta", dbeta, C);
+  expectShape("batchnorm_backward gamma", gamma, C);
   expectF64("batchnorm_backward sums", sums, batchnormSumsLength(C));
   expectF64("batchnorm_backward mean", mean, C);
   expectF64("batchnorm_backward rstd", rstd, C);
-  const args = [dx.ptr, dgamma.ptr, dbeta.ptr, sums.ptr, dy.ptr, x.ptr, gamma.ptr, mean.ptr, rstd.ptr] as const;
   const pool = poolFor(BN_WORK_PER_ELEMENT * N * C);
-  if (pool) pool.run("batchnorm_backward", C, 4, -1, ...args, N, C);
-  else k.batchnorm_backward(...args, N, C, 0, C);
+  if (pool) {
+    pool.run(
+      "batchnorm_backward",
+      C,
+      4,
+      -1,
+      dx.ptr,
+      dgamma.ptr,
+      dbeta.ptr,
+      sums.ptr,
+      dy.ptr,
+      x.ptr,
+      gamma.ptr,
+      mean.ptr,
+      rstd.ptr,
+      N,
+      C,
+    );
+  } else {
+    k.batchnorm_backward(
+      dx.ptr,
+      dgamma.ptr,
+      dbeta.ptr,
+      sums.ptr,
+      dy.ptr,
+      x.ptr,
+      gamma.ptr,
+      mean.ptr,
+      rstd.ptr,
+      N,
+      C,
+      0,
+      C,
+    );
+  }
 }
 
 /** Eval-mode forward with the running statistics, which it does not change. */
@@ -136,7 +190,7 @@ export function batchnorm_eval_forward(
   eps: number,
 ): void {
   const [N, C] = checkCommon("batchnorm_eval_forward", x, y, gamma, runningMean, runningVar);
-  expectShape("batchnorm_eval_forward beta", beta, [C]);
+  expectShape("batchnorm_eval_forward beta", beta, C);
   k.batchnorm_eval_forward(y.ptr, x.ptr, gamma.ptr, beta.ptr, runningMean.ptr, runningVar.ptr, N, C, eps);
 }
 
@@ -153,9 +207,9 @@ export function batchnorm_eval_backward(
   eps: number,
 ): void {
   const [N, C] = checkCommon("batchnorm_eval_backward", x, dx, gamma, runningMean, runningVar);
-  expectShape("batchnorm_eval_backward dy", dy, [N, C]);
-  expectShape("batchnorm_eval_backward dgamma", dgamma, [C]);
-  expectShape("batchnorm_eval_backward dbeta", dbeta, [C]);
+  expectShape("batchnorm_eval_backward dy", dy, N, C);
+  expectShape("batchnorm_eval_backward dgamma", dgamma, C);
+  expectShape("batchnorm_eval_backward dbeta", dbeta, C);
   k.batchnorm_eval_backward(
     dx.ptr,
     dgamma.ptr,

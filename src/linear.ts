@@ -27,9 +27,9 @@ import { poolFor } from "./threads.ts";
  */
 export function linear_forward(y: Tensor, x: Tensor, weight: Tensor, bias: Tensor | null, weightT: Tensor): void {
   const [N, inF] = x.shape, outF = weight.shape[0];
-  expectShape("linear_forward weight", weight, [outF, inF]);
-  expectShape("linear_forward y", y, [N, outF]);
-  if (bias) expectShape("linear_forward bias", bias, [outF]);
+  expectShape("linear_forward weight", weight, outF, inF);
+  expectShape("linear_forward y", y, N, outF);
+  if (bias) expectShape("linear_forward bias", bias, outF);
   expectScratch("linear_forward weightT", weightT, inF * outF);
   k.transpose(weightT.ptr, weight.ptr, outF, inF);
   const b = bias?.ptr ?? 0;
@@ -52,11 +52,11 @@ export function linear_backward(
   weight: Tensor,
 ): void {
   const [N, inF] = x.shape, outF = weight.shape[0];
-  expectShape("linear_backward weight", weight, [outF, inF]);
-  expectShape("linear_backward dweight", dweight, [outF, inF]);
-  expectShape("linear_backward dy", dy, [N, outF]);
-  if (dx) expectShape("linear_backward dx", dx, [N, inF]);
-  if (dbias) expectShape("linear_backward dbias", dbias, [outF]);
+  expectShape("linear_backward weight", weight, outF, inF);
+  expectShape("linear_backward dweight", dweight, outF, inF);
+  expectShape("linear_backward dy", dy, N, outF);
+  if (dx) expectShape("linear_backward dx", dx, N, inF);
+  if (dbias) expectShape("linear_backward dbias", dbias, outF);
   const pool = poolFor(2 * N * inF * outF);
   const s = GEMM_SCRATCH.ptr, db = dbias?.ptr ?? 0;
   if (dx) {

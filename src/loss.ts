@@ -14,17 +14,17 @@
  */
 import * as k from "../kernels/build/loss.wasm";
 import type { Tensor } from "./arena.ts";
-import { expectShape } from "./shapes.ts";
+import { expectSameShape } from "./shapes.ts";
 
 /** mean((pred − target)²), summed in f64. */
 export function mse_forward(pred: Tensor, target: Tensor): number {
-  expectShape("mse_forward target", target, pred.shape);
+  expectSameShape("mse_forward target", target, pred);
   return k.mse_forward(pred.ptr, target.ptr, pred.size);
 }
 
 /** dpred += 2·(pred − target)/numel. */
 export function mse_backward(dpred: Tensor, pred: Tensor, target: Tensor): void {
-  expectShape("mse_backward target", target, pred.shape);
-  expectShape("mse_backward dpred", dpred, pred.shape);
+  expectSameShape("mse_backward target", target, pred);
+  expectSameShape("mse_backward dpred", dpred, pred);
   k.mse_backward(dpred.ptr, pred.ptr, target.ptr, pred.size);
 }

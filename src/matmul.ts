@@ -35,9 +35,9 @@ export const GEMM_ROWS = 6;
 /** out[M,N] = a[M,K]·b[N,K]ᵀ (+ bias[N]); `bt` is scratch of at least K·N floats for bᵀ. */
 export function matmul_nt(out: Tensor, a: Tensor, b: Tensor, bias: Tensor | null, bt: Tensor): void {
   const [M, K] = a.shape, N = b.shape[0];
-  expectShape("matmul_nt b", b, [N, K]);
-  expectShape("matmul_nt out", out, [M, N]);
-  if (bias) expectShape("matmul_nt bias", bias, [N]);
+  expectShape("matmul_nt b", b, N, K);
+  expectShape("matmul_nt out", out, M, N);
+  if (bias) expectShape("matmul_nt bias", bias, N);
   expectScratch("matmul_nt bt", bt, K * N);
   k.matmul_nt(out.ptr, a.ptr, b.ptr, bias?.ptr ?? 0, bt.ptr, GEMM_SCRATCH.ptr, M, N, K);
 }
@@ -45,15 +45,15 @@ export function matmul_nt(out: Tensor, a: Tensor, b: Tensor, bias: Tensor | null
 /** out[M,N] += a[M,K]·b[K,N]. */
 export function matmul_nn_add(out: Tensor, a: Tensor, b: Tensor): void {
   const [M, K] = a.shape, N = b.shape[1];
-  expectShape("matmul_nn_add b", b, [K, N]);
-  expectShape("matmul_nn_add out", out, [M, N]);
+  expectShape("matmul_nn_add b", b, K, N);
+  expectShape("matmul_nn_add out", out, M, N);
   k.matmul_nn_add(out.ptr, a.ptr, b.ptr, GEMM_SCRATCH.ptr, M, N, K);
 }
 
 /** out[M,N] += a[K,M]ᵀ·b[K,N]. */
 export function matmul_tn_add(out: Tensor, a: Tensor, b: Tensor): void {
   const [K, M] = a.shape, N = b.shape[1];
-  expectShape("matmul_tn_add b", b, [K, N]);
-  expectShape("matmul_tn_add out", out, [M, N]);
+  expectShape("matmul_tn_add b", b, K, N);
+  expectShape("matmul_tn_add out", out, M, N);
   k.matmul_tn_add(out.ptr, a.ptr, b.ptr, GEMM_SCRATCH.ptr, M, N, K);
 }
