@@ -6,13 +6,43 @@
 // can share one call (src/threads.ts).
 
 import { storeTail } from "./lib/simd";
-import { vsigmoid, vtanh } from "./lib/vmath";
+import { constZero, K, LN2_HI, LN2_LO, LOG2E, vexp } from "./lib/vmath";
 
 /** y = tanh(x) (lib/vmath.ts: a few ulps). */
+/**
+ * y = tanh(x), within about one f32 ulp, in two pieces:
+ * - |x| < 0.625: x + x³·P(x²), P of degree 5 fitted (weighted least squares
+ *   towards minimax) to (tanh x − x)/x³; relative error 7e-10 before rounding,
+ *   and x³·P is under 0.13·x, so its rounding costs a fraction of an ulp;
+ * - |x| ≥ 0.625: 1 − 2/(e^{2|x|} + 1); the error of e^{2|x|} is damped by the
+ *   subtraction, whose result is at least 0.55.
+ * Both pieces are computed and blended, as SIMD lanes cannot branch.
+ */
 export function tanh_forward(y: usize, x: usize, i0: i32, i1: i32): void {
+  const z = constZero(i0);
+  const p5 = K(0.002225214656385687, z), p4 = K(-0.0082687034181068, z), p3 = K(0.021738363093416205, z);
+  const p2 = K(-0.05395381264414088, z), p1 = K(0.1333326372498234, z), p0 = K(-0.3333333235081095, z);
+  const clamp = K(9.5, z), cut = K(0.625, z), one = K(1, z), two = K(2, z);
+  const log2e = K(LOG2E, z), nHi = K(-LN2_HI, z), nLo = K(-LN2_LO, z);
+  const c7 = K(<f32>(1.0 / 5040), z), c6 = K(<f32>(1.0 / 720), z), c5 = K(<f32>(1.0 / 120), z);
+  const c4 = K(<f32>(1.0 / 24), z), c3 = K(<f32>(1.0 / 6), z), c2 = K(0.5, z);
   for (let i = i0; i < i1; i += 4) {
     const o = <usize>i << 2;
-    storeTail(y + o, vtanh(v128.load(x + o)), i1 - i);
+    const xv = v128.load(x + o);
+    const sign = v128.andnot(xv, f32x4.abs(xv)); // x with the bits of |x| cleared
+    // tanh is 1 in f32 from |x| ≈ 9.01 on; clamping also keeps e^{2|x|} finite.
+    // (pmin is one instruction; min's NaN rules cost several, and agree here.)
+    const a = f32x4.pmin(f32x4.abs(xv), clamp);
+    const t = f32x4.mul(a, a);
+    let p = f32x4.relaxed_madd(p5, t, p4);
+    p = f32x4.relaxed_madd(p, t, p3);
+    p = f32x4.relaxed_madd(p, t, p2);
+    p = f32x4.relaxed_madd(p, t, p1);
+    p = f32x4.relaxed_madd(p, t, p0);
+    const small = f32x4.relaxed_madd(f32x4.mul(a, t), p, a);
+    const e = vexp(f32x4.add(a, a), log2e, nHi, nLo, c7, c6, c5, c4, c3, c2, one);
+    const large = f32x4.sub(one, f32x4.div(two, f32x4.add(e, one)));
+    storeTail(y + o, v128.or(v128.bitselect(small, large, f32x4.lt(a, cut)), sign), i1 - i);
   }
 }
 
@@ -27,11 +57,21 @@ export function tanh_backward(dx: usize, dy: usize, y: usize, n: i32): void {
   }
 }
 
-/** y = 1/(1 + e^(−x)) (lib/vmath.ts: a few ulps). */
+/**
+ * y = 1/(1 + e^(−x)), a few ulps; e^(−x) is clamped at e^88, so far-negative
+ * x gives ~6e-39 instead of a subnormal.
+ */
 export function sigmoid_forward(y: usize, x: usize, i0: i32, i1: i32): void {
+  const z = constZero(i0);
+  const hi = K(88, z), lo = K(-87, z), one = K(1, z);
+  const log2e = K(LOG2E, z), nHi = K(-LN2_HI, z), nLo = K(-LN2_LO, z);
+  const c7 = K(<f32>(1.0 / 5040), z), c6 = K(<f32>(1.0 / 720), z), c5 = K(<f32>(1.0 / 120), z);
+  const c4 = K(<f32>(1.0 / 24), z), c3 = K(<f32>(1.0 / 6), z), c2 = K(0.5, z);
   for (let i = i0; i < i1; i += 4) {
     const o = <usize>i << 2;
-    storeTail(y + o, vsigmoid(v128.load(x + o)), i1 - i);
+    const m = f32x4.pmax(f32x4.pmin(f32x4.neg(v128.load(x + o)), hi), lo);
+    const e = vexp(m, log2e, nHi, nLo, c7, c6, c5, c4, c3, c2, one);
+    storeTail(y + o, f32x4.div(one, f32x4.add(one, e)), i1 - i);
   }
 }
 
