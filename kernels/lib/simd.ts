@@ -3,8 +3,9 @@
 //
 // Every tensor in the arena is followed by at least 32 bytes of padding
 // (src/arena.ts), so a load of two f32x4 that starts inside a tensor never
-// leaves memory. Row tails shorter than a vector are therefore handled by
-// masked loads and lane stores, never by a scalar column loop.
+// leaves memory. Row tails shorter than a vector are therefore handled by full
+// vector loads (the extra lanes are computed on and dropped) and lane-exact
+// stores, never by a scalar column loop.
 
 /**
  * Stores a full vector, or only its first `remaining` lanes (1…3) when fewer

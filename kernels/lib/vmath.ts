@@ -18,9 +18,9 @@
   return f32x4.add(f32x4.splat(c), z);
 }
 
-/** The constants of {@link vexp}, in the order it takes them. */
-// ln 2 split in two so that n·LN2_HI is exact for |n| ≤ 128 (Cody–Waite).
+/** log2(e), for the range reduction of {@link vexp}. */
 export const LOG2E: f32 = 1.44269504;
+// ln 2 split in two so that n·LN2_HI is exact for |n| ≤ 128 (Cody–Waite).
 export const LN2_HI: f32 = 0.693145752;
 export const LN2_LO: f32 = 1.42860677e-6;
 
