@@ -41,6 +41,16 @@ export const BN_MYBN: i32 = 1;
 // of padding after every f64 vector absorb; nothing past C is stored into an
 // f32 tensor (storeTail).
 
+/**
+ * Zeroes `bytes` (a multiple of 16) at p with vector stores: for the few
+ * dozen bytes of per-column sums, a memory.fill is a call into V8's runtime.
+ */
+// @ts-ignore: decorator
+@inline function zero(p: usize, bytes: usize): void {
+  const z = f64x2.splat(0);
+  for (let o: usize = 0; o < bytes; o += 16) v128.store(p + o, z);
+}
+
 /** Rounds C up to a multiple of four: the f64 slots the four-column steps touch. */
 // @ts-ignore: decorator
 @inline function padded(C: i32): i32 {
@@ -60,8 +70,8 @@ export function batchnorm_forward(
 ): void {
   const rowBytes = <usize>C << 2;
   const slots = <usize>(padded(c1) - c0) << 3;
-  memory.fill(mean + (<usize>c0 << 3), 0, slots);
-  memory.fill(rstd + (<usize>c0 << 3), 0, slots);
+  zero(mean + (<usize>c0 << 3), slots);
+  zero(rstd + (<usize>c0 << 3), slots);
   for (let n = 0; n < N; n++) {
     const row = x + <usize>n * rowBytes;
     for (let c = c0; c < c1; c += 4) {
@@ -135,8 +145,8 @@ export function batchnorm_backward(
   const sdy = sums;
   const sdyx = sums + (<usize>C4 << 3);
   const slots = <usize>(padded(c1) - c0) << 3;
-  memory.fill(sdy + (<usize>c0 << 3), 0, slots);
-  memory.fill(sdyx + (<usize>c0 << 3), 0, slots);
+  zero(sdy + (<usize>c0 << 3), slots);
+  zero(sdyx + (<usize>c0 << 3), slots);
   for (let n = 0; n < N; n++) {
     const xRow = x + <usize>n * rowBytes;
     const dyRow = dy + <usize>n * rowBytes;
