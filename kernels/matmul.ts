@@ -153,7 +153,50 @@ export function gemm_scratch_bytes(): i32 {
   store8(p5, c50, c51, n);
 }
 
-/** One row of eight columns, for the rows left over after the 6-row strips. */
+/** Four rows of eight columns: the first rows left over after the 6-row strips. */
+// @ts-ignore: decorator
+@inline function tile4x8(
+  p0: usize, ldc: usize, n: i32, init: bool, bias: usize,
+  pa: usize, ars: usize, aks: usize, pb: usize, bks: usize, kc: i32,
+): void {
+  const p1 = p0 + ldc, p2 = p1 + ldc, p3 = p2 + ldc;
+  let c00: v128, c01: v128, c10: v128, c11: v128, c20: v128, c21: v128, c30: v128, c31: v128;
+  if (init) {
+    const zero = f32x4.splat(0);
+    const b0 = bias ? v128.load(bias) : zero;
+    const b1 = bias ? v128.load(bias, 16) : zero;
+    c00 = b0; c01 = b1; c10 = b0; c11 = b1; c20 = b0; c21 = b1; c30 = b0; c31 = b1;
+  } else {
+    c00 = v128.load(p0); c01 = v128.load(p0, 16);
+    c10 = v128.load(p1); c11 = v128.load(p1, 16);
+    c20 = v128.load(p2); c21 = v128.load(p2, 16);
+    c30 = v128.load(p3); c31 = v128.load(p3, 16);
+  }
+  for (let k = 0; k < kc; k++) {
+    const b0 = v128.load(pb);
+    const b1 = v128.load(pb, 16);
+    let av = v128.load32_splat(pa);
+    c00 = f32x4.relaxed_madd(av, b0, c00);
+    c01 = f32x4.relaxed_madd(av, b1, c01);
+    av = v128.load32_splat(pa + ars);
+    c10 = f32x4.relaxed_madd(av, b0, c10);
+    c11 = f32x4.relaxed_madd(av, b1, c11);
+    av = v128.load32_splat(pa + 2 * ars);
+    c20 = f32x4.relaxed_madd(av, b0, c20);
+    c21 = f32x4.relaxed_madd(av, b1, c21);
+    av = v128.load32_splat(pa + 3 * ars);
+    c30 = f32x4.relaxed_madd(av, b0, c30);
+    c31 = f32x4.relaxed_madd(av, b1, c31);
+    pa += aks;
+    pb += bks;
+  }
+  store8(p0, c00, c01, n);
+  store8(p1, c10, c11, n);
+  store8(p2, c20, c21, n);
+  store8(p3, c30, c31, n);
+}
+
+/** One row of eight columns, for the rows left over after the 6- and 4-row strips. */
 // @ts-ignore: decorator
 @inline function tile1x8(
   p0: usize, n: i32, init: bool, bias: usize, pa: usize, aks: usize, pb: usize, bks: usize, kc: i32,
@@ -245,6 +288,22 @@ export function gemm_rows(
             tile6x8(cRow + jo, ldc, j1 - j, init, biasJ, aStrip, ars, aks, bK + jo, ldb, kc);
           }
         }
+      }
+      if (i + 4 <= i1) {
+        // A is read in place here (one strip does not pay for packing); B may be packed.
+        const cRow = c + <usize>i * ldc;
+        const aStrip = aK + <usize>i * ars;
+        for (let j = j0; j < j1; j += 8) {
+          const jo = <usize>j << 2;
+          const biasJ = bias ? bias + jo : 0;
+          if (pack) {
+            const panel = packedB + (<usize>(j - j0) >> 3) * (<usize>kc << 5);
+            tile4x8(cRow + jo, ldc, j1 - j, init, biasJ, aStrip, ars, aks, panel, 32, kc);
+          } else {
+            tile4x8(cRow + jo, ldc, j1 - j, init, biasJ, aStrip, ars, aks, bK + jo, ldb, kc);
+          }
+        }
+        i += 4;
       }
       for (; i < i1; i++) {
         const cRow = c + <usize>i * ldc;
