@@ -108,17 +108,17 @@ export class ThreadPool {
   /** Threads in the pool, the calling one included. */
   readonly size: number;
   readonly #workers: Worker[];
-  readonly #control: Tensor;
-  readonly #scratch: Tensor;
+  readonly #ctrl: Int32Array;
+  readonly #args: Float64Array;
   readonly #call: number[] = [];
   /** Jobs run so far (split over the threads). */
   jobs = 0;
 
-  private constructor(size: number, workers: Worker[], control: Tensor, scratch: Tensor) {
+  private constructor(size: number, workers: Worker[], control: Tensor) {
     this.size = size;
     this.#workers = workers;
-    this.#control = control;
-    this.#scratch = scratch;
+    // The memory is shared: growing it never detaches these views.
+    ({ ctrl: this.#ctrl, args: this.#args } = views(control.ptr));
   }
 
   /** Starts `size − 1` workers and resolves when they are ready. */
@@ -150,16 +150,15 @@ export class ThreadPool {
       w.postMessage({ memory, control: control.ptr, thread: t });
       workers.push(w);
     }
-    const pool = new ThreadPool(size, workers, control, scratch);
+    const pool = new ThreadPool(size, workers, control);
     try {
       await Promise.all(ready);
     } catch (err) {
       pool.stop();
       throw err;
     }
-    const { ctrl } = views(control.ptr);
-    ctrl[SCRATCH_BASE] = scratch.ptr;
-    ctrl[SCRATCH_STRIDE] = stride;
+    pool.#ctrl[SCRATCH_BASE] = scratch.ptr;
+    pool.#ctrl[SCRATCH_STRIDE] = stride;
     return pool;
   }
 
@@ -169,7 +168,7 @@ export class ThreadPool {
    * replaced by each worker's own packing scratch.
    */
   run(kernel: ParallelKernel, total: number, align: number, scratchArg: number, ...args: number[]): void {
-    const { ctrl, args: slots } = views(this.#control.ptr);
+    const ctrl = this.#ctrl, slots = this.#args;
     this.jobs++;
     ctrl[KERNEL] = INDEX.get(kernel)!;
     ctrl[NARGS] = args.length;
@@ -190,7 +189,7 @@ export class ThreadPool {
 
   /** Stops the workers; the pool must not be used afterwards. */
   stop(): void {
-    const { ctrl } = views(this.#control.ptr);
+    const ctrl = this.#ctrl;
     ctrl[KERNEL] = STOP;
     Atomics.add(ctrl, GEN, 1);
     Atomics.notify(ctrl, GEN);
