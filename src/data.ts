@@ -40,8 +40,17 @@ export function squaresWithNoise(n: number, rng: Random): Samples {
   return { x, y };
 }
 
-/** The notebook's 1000 training and 100 test points for `seed` (train noise first, then test). */
-export function notebookData(seed: number, trainSize = 1000, testSize = 100): { train: Samples; test: Samples } {
+/** The notebook's number of training points. */
+export const TRAIN_SIZE = 1000;
+/** The notebook's number of test points. */
+export const TEST_SIZE = 100;
+
+/** The notebook's training and test points for `seed` (train noise first, then test). */
+export function notebookData(
+  seed: number,
+  trainSize = TRAIN_SIZE,
+  testSize = TEST_SIZE,
+): { train: Samples; test: Samples } {
   const rng = new Random(seed, "data");
   const train = squaresWithNoise(trainSize, rng);
   return { train, test: squaresWithNoise(testSize, rng) };

@@ -15,7 +15,7 @@ import { arena } from "./arena.ts";
 import { batchnorm_forward, type BnSemantics } from "./batchnorm.ts";
 import { fitSpec, renderSvg, testLossSpec, trainingDataSpec } from "./charts.ts";
 import { lossesCsv, predictionsCsv } from "./csv.ts";
-import { notebookData } from "./data.ts";
+import { notebookData, TEST_SIZE, TRAIN_SIZE } from "./data.ts";
 import { writeFileAtomic } from "./files.ts";
 import { defaultEps } from "./model.ts";
 import { defaultThreads, parseOptions, type TrainOptions, USAGE, UsageError } from "./options.ts";
@@ -192,7 +192,7 @@ function checkMemory(opts: TrainOptions, threads: number, trainSize: number, tes
 async function run(opts: TrainOptions): Promise<number> {
   const out = opts.out ?? `runs/${timestamp()}`;
   await checkOutDir(out, opts.force);
-  const trainSize = 1000, testSize = 100;
+  const trainSize = TRAIN_SIZE, testSize = TEST_SIZE;
   if (opts.variants.some((v) => v !== "none")) {
     const problem = batchProblem(trainSize, opts);
     if (problem) throw new UsageError(problem);
