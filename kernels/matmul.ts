@@ -67,83 +67,29 @@ export function gemm_scratch_bytes(): i32 {
     c40 = v128.load(p4); c41 = v128.load(p4, 16);
     c50 = v128.load(p5); c51 = v128.load(p5, 16);
   }
-  // Two k steps per iteration halve the loop's own instructions.
-  let k = 0;
-  for (; k + 2 <= kc; k += 2) {
-    {
-      const b0 = v128.load(pb);
-      const b1 = v128.load(pb, 16);
-      let av = v128.load32_splat(pa);
-      c00 = f32x4.relaxed_madd(av, b0, c00);
-      c01 = f32x4.relaxed_madd(av, b1, c01);
-      av = v128.load32_splat(pa + ars);
-      c10 = f32x4.relaxed_madd(av, b0, c10);
-      c11 = f32x4.relaxed_madd(av, b1, c11);
-      av = v128.load32_splat(pa + 2 * ars);
-      c20 = f32x4.relaxed_madd(av, b0, c20);
-      c21 = f32x4.relaxed_madd(av, b1, c21);
-      av = v128.load32_splat(pa + 3 * ars);
-      c30 = f32x4.relaxed_madd(av, b0, c30);
-      c31 = f32x4.relaxed_madd(av, b1, c31);
-      av = v128.load32_splat(pa + 4 * ars);
-      c40 = f32x4.relaxed_madd(av, b0, c40);
-      c41 = f32x4.relaxed_madd(av, b1, c41);
-      av = v128.load32_splat(pa + 5 * ars);
-      c50 = f32x4.relaxed_madd(av, b0, c50);
-      c51 = f32x4.relaxed_madd(av, b1, c51);
-      pa += aks;
-      pb += bks;
-    }
-    {
-      const b0 = v128.load(pb);
-      const b1 = v128.load(pb, 16);
-      let av = v128.load32_splat(pa);
-      c00 = f32x4.relaxed_madd(av, b0, c00);
-      c01 = f32x4.relaxed_madd(av, b1, c01);
-      av = v128.load32_splat(pa + ars);
-      c10 = f32x4.relaxed_madd(av, b0, c10);
-      c11 = f32x4.relaxed_madd(av, b1, c11);
-      av = v128.load32_splat(pa + 2 * ars);
-      c20 = f32x4.relaxed_madd(av, b0, c20);
-      c21 = f32x4.relaxed_madd(av, b1, c21);
-      av = v128.load32_splat(pa + 3 * ars);
-      c30 = f32x4.relaxed_madd(av, b0, c30);
-      c31 = f32x4.relaxed_madd(av, b1, c31);
-      av = v128.load32_splat(pa + 4 * ars);
-      c40 = f32x4.relaxed_madd(av, b0, c40);
-      c41 = f32x4.relaxed_madd(av, b1, c41);
-      av = v128.load32_splat(pa + 5 * ars);
-      c50 = f32x4.relaxed_madd(av, b0, c50);
-      c51 = f32x4.relaxed_madd(av, b1, c51);
-      pa += aks;
-      pb += bks;
-    }
-  }
-  if (k < kc) {
-    {
-      const b0 = v128.load(pb);
-      const b1 = v128.load(pb, 16);
-      let av = v128.load32_splat(pa);
-      c00 = f32x4.relaxed_madd(av, b0, c00);
-      c01 = f32x4.relaxed_madd(av, b1, c01);
-      av = v128.load32_splat(pa + ars);
-      c10 = f32x4.relaxed_madd(av, b0, c10);
-      c11 = f32x4.relaxed_madd(av, b1, c11);
-      av = v128.load32_splat(pa + 2 * ars);
-      c20 = f32x4.relaxed_madd(av, b0, c20);
-      c21 = f32x4.relaxed_madd(av, b1, c21);
-      av = v128.load32_splat(pa + 3 * ars);
-      c30 = f32x4.relaxed_madd(av, b0, c30);
-      c31 = f32x4.relaxed_madd(av, b1, c31);
-      av = v128.load32_splat(pa + 4 * ars);
-      c40 = f32x4.relaxed_madd(av, b0, c40);
-      c41 = f32x4.relaxed_madd(av, b1, c41);
-      av = v128.load32_splat(pa + 5 * ars);
-      c50 = f32x4.relaxed_madd(av, b0, c50);
-      c51 = f32x4.relaxed_madd(av, b1, c51);
-      pa += aks;
-      pb += bks;
-    }
+  for (let k = 0; k < kc; k++) {
+    const b0 = v128.load(pb);
+    const b1 = v128.load(pb, 16);
+    let av = v128.load32_splat(pa);
+    c00 = f32x4.relaxed_madd(av, b0, c00);
+    c01 = f32x4.relaxed_madd(av, b1, c01);
+    av = v128.load32_splat(pa + ars);
+    c10 = f32x4.relaxed_madd(av, b0, c10);
+    c11 = f32x4.relaxed_madd(av, b1, c11);
+    av = v128.load32_splat(pa + 2 * ars);
+    c20 = f32x4.relaxed_madd(av, b0, c20);
+    c21 = f32x4.relaxed_madd(av, b1, c21);
+    av = v128.load32_splat(pa + 3 * ars);
+    c30 = f32x4.relaxed_madd(av, b0, c30);
+    c31 = f32x4.relaxed_madd(av, b1, c31);
+    av = v128.load32_splat(pa + 4 * ars);
+    c40 = f32x4.relaxed_madd(av, b0, c40);
+    c41 = f32x4.relaxed_madd(av, b1, c41);
+    av = v128.load32_splat(pa + 5 * ars);
+    c50 = f32x4.relaxed_madd(av, b0, c50);
+    c51 = f32x4.relaxed_madd(av, b1, c51);
+    pa += aks;
+    pb += bks;
   }
   store8(p0, c00, c01, n);
   store8(p1, c10, c11, n);
