@@ -32,3 +32,21 @@ export function count_nonfinite(p: usize, n: i32): i32 {
   }
   return count;
 }
+
+/** Σ x² over the n floats at p, summed in f64 (a gradient's squared norm, for the diagnostics). */
+export function sum_squares(p: usize, n: i32): f64 {
+  let acc = f64x2.splat(0);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const v = v128.load(p + (<usize>i << 2));
+    const lo = f64x2.promote_low_f32x4(v);
+    const hi = f64x2.promote_low_f32x4(i32x4.shuffle(v, v, 2, 3, 0, 1));
+    acc = f64x2.add(acc, f64x2.add(f64x2.mul(lo, lo), f64x2.mul(hi, hi)));
+  }
+  let sum = f64x2.extract_lane(acc, 0) + f64x2.extract_lane(acc, 1);
+  for (; i < n; i++) {
+    const x = <f64>load<f32>(p + (<usize>i << 2));
+    sum += x * x;
+  }
+  return sum;
+}

@@ -7,15 +7,16 @@
  * @example
  * ```ts
  * import { renderSvg, testLossSpec } from "./charts.ts";
- * const spec = testLossSpec([{ variant: "none", testLoss: [60, 58], trainLoss: [70] }], false);
+ * const spec = testLossSpec([{ label: "none", runs: [{ testLoss: [60, 58] }] }], false);
  * const svg = await renderSvg(spec);
  * ```
  * @module
  */
 import * as vega from "vega";
 import { compile, type TopLevelSpec } from "vega-lite";
-import type { LossHistory } from "./csv.ts";
 import type { Samples } from "./data.ts";
+import type { Diagnostics } from "./diagnostics.ts";
+import { spread } from "./stats.ts";
 
 const SCHEMA = "https://vega.github.io/schema/vega-lite/v6.json";
 
@@ -27,9 +28,19 @@ export const SERIES_COLORS: Readonly<Record<string, string>> = {
   "test points": "#9d9d9d",
 };
 
-/** A colour scale that gives each of `series` its colour from {@link SERIES_COLORS}. */
+/**
+ * A colour scale for `series`: each variant's own colour from
+ * {@link SERIES_COLORS}; in a sweep, where labels repeat variants, vega's
+ * 20-colour scheme.
+ */
 function seriesScale(series: readonly string[]) {
-  return { domain: [...series], range: series.map((s) => SERIES_COLORS[s] ?? "#72b7b2") };
+  if (series.every((s) => s in SERIES_COLORS)) {
+    return {
+      domain: [...series],
+      range: series.map((s) => SERIES_COLORS[s]),
+    };
+  }
+  return { domain: [...series], scheme: "tableau20" as const };
 }
 const SIZE = { width: 560, height: 340 };
 
@@ -50,34 +61,67 @@ export function trainingDataSpec(train: Samples, test: Samples): TopLevelSpec {
   };
 }
 
-/** Test loss at the start of each epoch (and the final one), one line per variant. */
-export function testLossSpec(runs: readonly LossHistory[], logY: boolean): TopLevelSpec {
-  const values = runs.flatMap((r) => r.testLoss.map((loss, epoch) => ({ epoch, loss, variant: r.variant })));
+/** A series of the loss chart: a group's runs, one per seed. */
+export interface LossSeries {
+  label: string;
+  runs: readonly { testLoss: readonly number[] }[];
+}
+
+/**
+ * Test loss at the start of each epoch (and the final one): one line per
+ * series through the median over its seeds, in a band from the first to the
+ * third quartile (a single seed draws the line alone). Runs that stopped early
+ * count at the epochs they reached.
+ */
+export function testLossSpec(series: readonly LossSeries[], logY: boolean): TopLevelSpec {
+  const values = series.flatMap((s) => {
+    const epochs = Math.max(0, ...s.runs.map((r) => r.testLoss.length));
+    return Array.from({ length: epochs }, (_, epoch) => {
+      const at = spread(s.runs.filter((r) => r.testLoss.length > epoch).map((r) => r.testLoss[epoch]));
+      return { epoch, median: at.median, q1: at.q1, q3: at.q3, seeds: at.n, series: s.label };
+    });
+  });
+  const seeds = Math.max(0, ...series.map((s) => s.runs.length));
+  const x = { field: "epoch", type: "quantitative", title: "epoch", axis: { tickMinStep: 1 } } as const;
+  const color = {
+    field: "series",
+    type: "nominal",
+    title: seeds > 1 ? "median, IQR band" : "variant",
+    scale: seriesScale(series.map((s) => s.label)),
+  } as const;
+  const yTitle = `test MSE${seeds > 1 ? `, median of ${seeds} seeds` : ""}${logY ? " (log scale)" : ""}`;
+  const scale = { type: logY ? "log" : "linear" } as const;
   return {
     $schema: SCHEMA,
-    title: "Test loss (eval mode) at the start of each epoch",
+    title: seeds > 1
+      ? `Test loss (eval mode) at the start of each epoch: median and interquartile range over ${seeds} seeds`
+      : "Test loss (eval mode) at the start of each epoch",
     ...SIZE,
     data: { values },
-    mark: { type: "line", point: true },
-    encoding: {
-      x: { field: "epoch", type: "quantitative", title: "epoch", axis: { tickMinStep: 1 } },
-      y: {
-        field: "loss",
-        type: "quantitative",
-        title: logY ? "test MSE (log scale)" : "test MSE",
-        scale: { type: logY ? "log" : "linear" },
+    layer: [
+      {
+        mark: { type: "area", opacity: 0.2 },
+        encoding: {
+          x,
+          y: { field: "q1", type: "quantitative", title: yTitle, scale },
+          y2: { field: "q3" },
+          color,
+        },
       },
-      color: { field: "variant", type: "nominal", title: "variant", scale: seriesScale(runs.map((r) => r.variant)) },
-    },
+      {
+        mark: { type: "line", point: true },
+        encoding: { x, y: { field: "median", type: "quantitative", title: yTitle, scale }, color },
+      },
+    ],
   };
 }
 
 /** The trained networks' eval-mode predictions against the test points. */
 export function fitSpec(
   test: Samples,
-  runs: readonly { variant: string; predictions: ArrayLike<number> }[],
+  runs: readonly { label: string; predictions: ArrayLike<number> }[],
 ): TopLevelSpec {
-  const series = ["test points", ...runs.map((r) => r.variant)];
+  const series = ["test points", ...runs.map((r) => r.label)];
   const color = { field: "series", type: "nominal", title: "series", scale: seriesScale(series) } as const;
   return {
     $schema: SCHEMA,
@@ -95,12 +139,120 @@ export function fitSpec(
       },
       {
         data: {
-          values: runs.flatMap((r) => Array.from(test.x, (x, i) => ({ x, y: r.predictions[i], series: r.variant }))),
+          values: runs.flatMap((r) => Array.from(test.x, (x, i) => ({ x, y: r.predictions[i], series: r.label }))),
         },
         mark: { type: "line", strokeWidth: 2 },
         encoding: { x: { field: "x", type: "quantitative" }, y: { field: "y", type: "quantitative" }, color },
       },
     ],
+  };
+}
+
+/** A group's diagnostics, as the two diagnostics charts need them. */
+export interface DiagnosedSeries {
+  label: string;
+  diagnostics: Diagnostics;
+}
+
+/** Snapshot epochs from light to dark: the first, middle and last (a fourth shade spare). */
+const EPOCH_COLORS = ["#c6dbef", "#9ecae1", "#4292c6", "#08306b"];
+
+/**
+ * Small multiples of the hidden layers' value distributions on the test set:
+ * a row per layer; for each series a column of pre-activations (the
+ * activation's input) and one of post-activations; one step line per snapshot
+ * epoch. Saturated tanh units pile up in the outer bins.
+ */
+export function layerHistogramsSpec(series: readonly DiagnosedSeries[]): TopLevelSpec {
+  const values = series.flatMap((s) =>
+    s.diagnostics.histograms.flatMap((h) => {
+      const total = h.counts.reduce((a, b) => a + b, 0) || 1;
+      const width = (h.bins.hi - h.bins.lo) / h.bins.count;
+      const kind = h.kind === "pre" ? "pre-activation" : "post-activation";
+      return h.counts.map((count, b) => ({
+        panel: `${s.label} · ${kind}`,
+        kind,
+        layer: `layer ${h.layer}`,
+        epoch: `epoch ${h.epoch}`,
+        value: h.bins.lo + (b + 0.5) * width,
+        fraction: count / total,
+      }));
+    })
+  );
+  const epochs = [...new Set(series.flatMap((s) => s.diagnostics.snapshots))].map((e) => `epoch ${e}`);
+  return {
+    $schema: SCHEMA,
+    title: {
+      text:
+        "Hidden-layer values on the test set: pre-activation (BN output, or Linear output without BN) and post-activation",
+      subtitle: "fraction of the layer's values per bin; the outer bins also hold everything beyond them",
+    },
+    data: { values },
+    facet: {
+      row: { field: "layer", type: "nominal", title: null },
+      column: {
+        field: "panel",
+        type: "nominal",
+        title: null,
+        sort: series.flatMap((s) => [`${s.label} · pre-activation`, `${s.label} · post-activation`]),
+      },
+    },
+    spec: {
+      width: 150,
+      height: 80,
+      mark: { type: "line", interpolate: "step", strokeWidth: 1.5 },
+      encoding: {
+        x: { field: "value", type: "quantitative", title: "value" },
+        y: { field: "fraction", type: "quantitative", title: "fraction", axis: { format: ".0%" } },
+        color: {
+          field: "epoch",
+          type: "nominal",
+          title: "after epochs",
+          sort: epochs,
+          scale: { domain: epochs, range: EPOCH_COLORS.slice(-epochs.length) },
+        },
+      },
+    },
+    resolve: { scale: { x: "independent" } },
+  };
+}
+
+/**
+ * The mean norm of each layer's weight gradient per epoch, one panel per
+ * weight, one line per series, on a log scale: without BN the gradients of the
+ * early layers shrink towards zero.
+ */
+export function gradNormsSpec(series: readonly DiagnosedSeries[]): TopLevelSpec {
+  const values = series.flatMap((s) =>
+    s.diagnostics.gradNorms.flatMap((norms, epoch) =>
+      norms.map((norm, i) => ({ epoch, weight: s.diagnostics.weights[i], norm, series: s.label }))
+        .filter((v) => v.norm > 0) // a log scale has no place for an exact zero
+    )
+  );
+  const weights = series[0]?.diagnostics.weights ?? [];
+  return {
+    $schema: SCHEMA,
+    title: {
+      text: "Gradient norm of each layer's weight, mean over each epoch's steps",
+      subtitle: "L2 norm of ∂loss/∂W, log scale: without BN it collapses in the early layers",
+    },
+    data: { values },
+    facet: { column: { field: "weight", type: "nominal", title: null, sort: weights } },
+    spec: {
+      width: 130,
+      height: 180,
+      mark: { type: "line", point: true },
+      encoding: {
+        x: { field: "epoch", type: "quantitative", title: "epoch", axis: { tickMinStep: 1 } },
+        y: { field: "norm", type: "quantitative", title: "gradient norm", scale: { type: "log" } },
+        color: {
+          field: "series",
+          type: "nominal",
+          title: "variant",
+          scale: seriesScale(series.map((s) => s.label)),
+        },
+      },
+    },
   };
 }
 

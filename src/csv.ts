@@ -5,44 +5,102 @@
  * @example
  * ```ts
  * import { lossesCsv } from "./csv.ts";
- * lossesCsv([{ variant: "none", testLoss: [60, 58], trainLoss: [70] }]);
- * // "variant,epoch,test_loss,train_loss\nnone,0,60,70\nnone,1,58,\n"
+ * lossesCsv([{ variant: "none", seed: 0, testLoss: [60, 58], trainLoss: [70] }]);
+ * // "variant,seed,epoch,test_loss,train_loss\nnone,0,0,60,70\nnone,0,1,58,\n"
  * ```
  * @module
  */
+import type { Diagnostics } from "./diagnostics.ts";
 
-/** The losses of one variant, as {@link lossesCsv} needs them. */
-export interface LossHistory {
+/** What names a run in the CSV files: its variant, the swept settings' values and its seed. */
+export interface RunKey {
   variant: string;
+  /** `[flag, value]` for each swept setting, the same flags in every run of a file. */
+  swept?: readonly (readonly [string, string])[];
+  seed: number;
+}
+
+/** The losses of one run, as {@link lossesCsv} needs them. */
+export interface LossHistory extends RunKey {
   /** `epochs + 1` values: the start of each epoch, then the final one. */
   testLoss: readonly number[];
   /** `epochs` values. */
   trainLoss: readonly number[];
 }
 
-/** Header of `losses.csv`. */
-export const LOSSES_HEADER = "variant,epoch,test_loss,train_loss";
+/** Header of `losses.csv` without a sweep. */
+export const LOSSES_HEADER = "variant,seed,epoch,test_loss,train_loss";
+
+/** The leading header cells that name a run: variant, each swept flag (as a column name), seed. */
+function keyHeader(first: RunKey | undefined): string[] {
+  return ["variant", ...(first?.swept ?? []).map(([flag]) => flag.replace(/-/g, "_")), "seed"];
+}
+
+function keyCells(r: RunKey): (string | number)[] {
+  return [r.variant, ...(r.swept ?? []).map(([, v]) => v), r.seed];
+}
 
 /**
- * `losses.csv`: one row per variant and epoch 0…E−1 with the test loss at the
+ * `losses.csv`: one row per run and epoch 0…E−1 with the test loss at the
  * epoch's start and the epoch's mean training loss, then a row for epoch E with
- * the final test loss and an empty train_loss.
+ * the final test loss and an empty train_loss. Swept settings get a column
+ * each, between variant and seed.
  */
 export function lossesCsv(runs: readonly LossHistory[]): string {
-  const rows = [LOSSES_HEADER];
+  const rows = [[...keyHeader(runs[0]), "epoch", "test_loss", "train_loss"].join(",")];
   for (const r of runs) {
-    r.testLoss.forEach((t, epoch) => rows.push(`${r.variant},${epoch},${t},${r.trainLoss[epoch] ?? ""}`));
+    const key = keyCells(r);
+    r.testLoss.forEach((t, epoch) => rows.push([...key, epoch, t, r.trainLoss[epoch] ?? ""].join(",")));
   }
   return rows.join("\n") + "\n";
 }
 
-/** `predictions.csv`: x, y, then one column of eval-mode predictions per variant. */
+/** A run's per-layer diagnostics, as the two diagnostics CSVs need them. */
+export interface DiagnosedRun extends RunKey {
+  diagnostics: Diagnostics;
+}
+
+/**
+ * `histograms.csv`: one row per run, epoch, hidden layer, kind (pre or post
+ * activation) and bin, with the bin's edges, count and fraction of the
+ * layer's values. The outer bins are open: their outer edge is ±Infinity.
+ */
+export function histogramsCsv(runs: readonly DiagnosedRun[]): string {
+  const rows = [[...keyHeader(runs[0]), "epoch", "layer", "kind", "bin_lo", "bin_hi", "count", "fraction"].join(",")];
+  for (const r of runs) {
+    const key = keyCells(r);
+    for (const h of r.diagnostics.histograms) {
+      const total = h.counts.reduce((a, b) => a + b, 0);
+      const width = (h.bins.hi - h.bins.lo) / h.bins.count;
+      h.counts.forEach((count, b) => {
+        const lo = b === 0 ? -Infinity : h.bins.lo + b * width;
+        const hi = b === h.bins.count - 1 ? Infinity : h.bins.lo + (b + 1) * width;
+        rows.push([...key, h.epoch, h.layer, h.kind, lo, hi, count, total ? count / total : 0].join(","));
+      });
+    }
+  }
+  return rows.join("\n") + "\n";
+}
+
+/** `grad-norms.csv`: one row per run, epoch and weight, with the epoch's mean ‖∇W‖₂. */
+export function gradNormsCsv(runs: readonly DiagnosedRun[]): string {
+  const rows = [[...keyHeader(runs[0]), "epoch", "weight", "grad_norm"].join(",")];
+  for (const r of runs) {
+    const key = keyCells(r);
+    r.diagnostics.gradNorms.forEach((norms, epoch) =>
+      norms.forEach((norm, i) => rows.push([...key, epoch, r.diagnostics.weights[i], norm].join(",")))
+    );
+  }
+  return rows.join("\n") + "\n";
+}
+
+/** `predictions.csv`: x, y, then one column of eval-mode predictions per series (a variant, or a group of a sweep). */
 export function predictionsCsv(
   x: ArrayLike<number>,
   y: ArrayLike<number>,
-  columns: readonly { variant: string; predictions: ArrayLike<number> }[],
+  columns: readonly { label: string; predictions: ArrayLike<number> }[],
 ): string {
-  const rows = [["x", "y", ...columns.map((c) => c.variant)].join(",")];
+  const rows = [["x", "y", ...columns.map((c) => c.label)].join(",")];
   for (let i = 0; i < x.length; i++) rows.push([x[i], y[i], ...columns.map((c) => c.predictions[i])].join(","));
   return rows.join("\n") + "\n";
 }

@@ -76,3 +76,9 @@ export function count_nonfinite(t: Tensor): number {
   if (t.dtype !== "f32") throw new TypeError(`count_nonfinite: expected f32, got ${t.dtype}`);
   return k.count_nonfinite(t.ptr, t.size);
 }
+
+/** Σ t² over the f32 tensor `t`, summed in f64: the squared L2 norm. */
+export function sum_squares(t: Tensor): number {
+  if (t.dtype !== "f32") throw new TypeError(`sum_squares: expected f32, got ${t.dtype}`);
+  return k.sum_squares(t.ptr, t.size);
+}

@@ -11,11 +11,12 @@
  * @module
  */
 
-/** Writes `text` to `path` through a temporary file and a rename. */
-export async function writeFileAtomic(path: string, text: string): Promise<void> {
+/** Writes `content` (text or bytes) to `path` through a temporary file and a rename. */
+export async function writeFileAtomic(path: string, content: string | Uint8Array): Promise<void> {
   const tmp = `${path}.tmp-${Deno.pid}`;
   try {
-    await Deno.writeTextFile(tmp, text);
+    if (typeof content === "string") await Deno.writeTextFile(tmp, content);
+    else await Deno.writeFile(tmp, content);
     await Deno.rename(tmp, path);
   } catch (err) {
     await Deno.remove(tmp).catch(() => {});

@@ -1,28 +1,52 @@
 /**
  * `deno task train`: the notebook experiment end to end. Trains every
- * requested BN variant on the same data, init and shuffles, prints the BN
- * sanity check, each variant's test losses and a summary table, and writes
- * `losses.csv`, `predictions.csv` and three SVG charts with their vega-lite
- * specs into the output directory.
+ * requested BN variant on the same data, init and shuffles — over several
+ * seeds and the product of swept settings when asked — prints the BN sanity
+ * check, each run's test losses and a summary table, and writes into the
+ * output directory `losses.csv`, `predictions.csv`, SVG charts with their
+ * vega-lite specs, the per-layer diagnostics, each group's final weights
+ * (`model-<variant>.safetensors`) and `index.html`, a self-contained report.
  *
  * @example
  * ```sh
- * deno task train --epochs 5 --variants torch,none --out runs/quick
+ * deno task train --epochs 5 --variants torch,none --seeds 10 --out runs/quick
  * ```
  * @module
  */
+import type { TopLevelSpec } from "vega-lite";
 import { arena } from "./arena.ts";
 import { batchnorm_forward, type BnSemantics } from "./batchnorm.ts";
-import { fitSpec, renderSvg, testLossSpec, trainingDataSpec } from "./charts.ts";
-import { lossesCsv, predictionsCsv } from "./csv.ts";
+import { fitSpec, gradNormsSpec, layerHistogramsSpec, renderSvg, testLossSpec, trainingDataSpec } from "./charts.ts";
+import { encodeModel } from "./checkpoint.ts";
+import { gradNormsCsv, histogramsCsv, lossesCsv, predictionsCsv } from "./csv.ts";
 import { notebookData, TEST_SIZE, TRAIN_SIZE } from "./data.ts";
+import { type Diagnostics, LayerRecorder } from "./diagnostics.ts";
 import { writeFileAtomic } from "./files.ts";
-import { defaultEps } from "./model.ts";
-import { defaultThreads, parseOptions, type TrainOptions, USAGE, UsageError } from "./options.ts";
-import { startThreads, stopThreads } from "./threads.ts";
-import { batchProblem, trainBytes, type TrainResult, trainVariant } from "./train.ts";
 import { gemmScratchBytes } from "./matmul.ts";
 import { MAX_PAGES, PAGE_BYTES } from "./memory.ts";
+import { type BnVariant, defaultEps } from "./model.ts";
+import {
+  baseConfig,
+  defaultThreads,
+  MAX_DIAGNOSED_GROUPS,
+  parseOptions,
+  type TrainOptions,
+  USAGE,
+  UsageError,
+} from "./options.ts";
+import { type ReportChart, reportHtml } from "./report.ts";
+import {
+  bestEpoch,
+  formatLoss,
+  groupsJson,
+  type GroupSummary,
+  summarize,
+  summaryRows,
+  summaryTable,
+} from "./summary.ts";
+import { type Configuration, configurations, type Group, groups, type SweepKey } from "./sweep.ts";
+import { startThreads, stopThreads } from "./threads.ts";
+import { batchProblem, trainBytes, type TrainConfig, type TrainResult, trainVariant } from "./train.ts";
 
 /** The notebook's BN sanity check: [[1,2],[3,4],[5,6]] through one training-mode BN with γ = 1, β = 0. */
 export function bnSanityCheck(semantics: BnSemantics, momentum: number): number[][] {
@@ -50,11 +74,6 @@ export function bnSanityCheck(semantics: BnSemantics, momentum: number): number[
   } finally {
     arena.release(mark);
   }
-}
-
-/** A loss for the terminal: fixed-point, or exponent form when very large or small. */
-function fmt(v: number): string {
-  return Math.abs(v) >= 1e5 || (v !== 0 && Math.abs(v) < 1e-3) ? v.toExponential(3) : v.toFixed(4);
 }
 
 function timestamp(): string {
@@ -87,53 +106,56 @@ async function checkOutDir(out: string, force: boolean): Promise<void> {
 /** Exit codes besides 0 (success), 1 (failure) and 2 (bad usage). */
 export const EXIT = { diverged: 3, SIGINT: 130, SIGTERM: 143 } as const;
 
-/** Index of the lowest test loss (the first, on ties). */
-function bestEpoch(r: TrainResult): number {
-  return r.testLoss.reduce((b, v, i) => v < r.testLoss[b] ? i : b, 0);
-}
-
-function summaryTable(results: readonly TrainResult[]): string[] {
-  const rows = [["variant", "final test loss", "best epoch", "best test loss", "training time"]];
-  for (const r of results) {
-    const best = bestEpoch(r);
-    const final = r.stopped ? `${r.stopped.reason} at epoch ${r.stopped.epoch}` : fmt(r.testLoss.at(-1)!);
-    const bestLoss = r.testLoss.length ? fmt(r.testLoss[best]) : "–";
-    rows.push([r.variant, final, r.testLoss.length ? String(best) : "–", bestLoss, `${r.millis.toFixed(0)} ms`]);
-  }
-  const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));
-  return rows.map((row) =>
-    row.map((cell, c) => c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c])).join("  ")
-  );
+/** One training run: a group's variant and configuration on one seed. */
+interface Run extends TrainResult {
+  group: Group;
+  seed: number;
+  /** Recorded for the first seed of each group (null otherwise, or with --no-diagnostics). */
+  diagnostics: Diagnostics | null;
 }
 
 /** The run's outcome as one JSON object (`--json`). */
-function summaryJson(out: string, opts: TrainOptions, threads: number, results: readonly TrainResult[]): string {
+function summaryJson(
+  out: string,
+  opts: TrainOptions,
+  threads: number,
+  runs: readonly Run[],
+  summaries: GroupSummary[],
+): string {
+  const base = baseConfig(opts);
   const config = {
     variants: opts.variants,
     epochs: opts.epochs,
-    batch_size: opts.batchSize,
+    batch_size: opts.grid.batchSize.length > 1 ? opts.grid.batchSize : base.batchSize,
     drop_last: opts.dropLast,
-    lr: opts.lr,
-    hidden: opts.hidden,
-    layers: opts.layers,
-    activation: opts.activation,
-    momentum: opts.momentum,
+    lr: opts.grid.lr.length > 1 ? opts.grid.lr : base.lr,
+    hidden: opts.grid.hidden.length > 1 ? opts.grid.hidden : base.hidden,
+    layers: opts.grid.layers.length > 1 ? opts.grid.layers : base.layers,
+    activation: opts.grid.activation.length > 1 ? opts.grid.activation : base.activation,
+    momentum: opts.grid.momentum.length > 1 ? opts.grid.momentum : base.momentum,
     seed: opts.seed,
+    seeds: opts.seeds,
     threads,
   };
   return JSON.stringify({
     out,
     config,
-    results: results.map((r) => ({
-      variant: r.variant,
-      final_test_loss: r.stopped ? null : r.testLoss.at(-1),
-      best_epoch: r.testLoss.length ? bestEpoch(r) : null,
-      best_test_loss: r.testLoss.length ? r.testLoss[bestEpoch(r)] : null,
-      training_ms: r.millis,
-      test_loss: r.testLoss,
-      train_loss: r.trainLoss,
-      stopped: r.stopped,
-    })),
+    groups: groupsJson(summaries),
+    results: runs.map((r) => {
+      const best = bestEpoch(r.testLoss);
+      return {
+        variant: r.variant,
+        swept: Object.fromEntries(r.group.configuration.swept),
+        seed: r.seed,
+        final_test_loss: r.stopped ? null : r.testLoss.at(-1),
+        best_epoch: best >= 0 ? best : null,
+        best_test_loss: best >= 0 ? r.testLoss[best] : null,
+        training_ms: r.millis,
+        test_loss: r.testLoss,
+        train_loss: r.trainLoss,
+        stopped: r.stopped,
+      };
+    }),
   });
 }
 
@@ -167,15 +189,24 @@ function bytes(n: number): string {
  * --max-memory (by default half of the machine's RAM, where the process may
  * read it; else the 4 GiB).
  */
-function checkMemory(opts: TrainOptions, threads: number, trainSize: number, testSize: number): void {
-  const largest = Math.max(...opts.variants.map((v) => trainBytes(v, opts, trainSize, testSize)));
-  const need = arena.used + largest + threads * gemmScratchBytes() + 4096;
+function checkMemory(
+  configs: readonly Configuration[],
+  variants: readonly BnVariant[],
+  maxMemory: number | null,
+  threads: number,
+  trainSize: number,
+  testSize: number,
+): void {
+  const cost = (c: Configuration) => Math.max(...variants.map((v) => trainBytes(v, c.config, trainSize, testSize)));
+  const largest = configs.reduce((a, b) => cost(b) > cost(a) ? b : a);
+  const need = arena.used + cost(largest) + threads * gemmScratchBytes() + 4096;
   const wasm32 = MAX_PAGES * PAGE_BYTES;
-  const what = `--hidden ${opts.hidden} × --layers ${opts.layers} with --batch-size ${opts.batchSize}`;
+  const { hidden, layers, batchSize } = largest.config;
+  const what = `--hidden ${hidden} × --layers ${layers} with --batch-size ${batchSize}`;
   if (need > wasm32) {
     throw new UsageError(`${what} needs ${bytes(need)}; WebAssembly memory holds at most 4 GiB: use smaller sizes`);
   }
-  let limit = opts.maxMemory;
+  let limit = maxMemory;
   if (limit === null) {
     // Asking first: a call without the permission would prompt on a terminal.
     const allowed = Deno.permissions.querySync({ name: "sys", kind: "systemMemoryInfo" }).state === "granted";
@@ -184,33 +215,61 @@ function checkMemory(opts: TrainOptions, threads: number, trainSize: number, tes
   if (need > limit) {
     throw new UsageError(
       `${what} needs ${bytes(need)}, more than the ${bytes(limit)} allowed` +
-        (opts.maxMemory === null ? " (half of the RAM; raise it with --max-memory)" : " by --max-memory"),
+        (maxMemory === null ? " (half of the RAM; raise it with --max-memory)" : " by --max-memory"),
     );
   }
+}
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
+
+/** `model-torch.safetensors`, or `model-torch-lr=0.01-hidden=64.safetensors` in a sweep. */
+export function modelFileName(group: Group): string {
+  return `model-${[group.variant, ...group.configuration.swept.map(([f, v]) => `${f}=${v}`)].join("-")}.safetensors`;
 }
 
 async function run(opts: TrainOptions): Promise<number> {
   const out = opts.out ?? `runs/${timestamp()}`;
   await checkOutDir(out, opts.force);
   const trainSize = TRAIN_SIZE, testSize = TEST_SIZE;
-  if (opts.variants.some((v) => v !== "none")) {
-    const problem = batchProblem(trainSize, opts);
-    if (problem) throw new UsageError(problem);
+  const configs = configurations(opts.grid, baseConfig(opts));
+  const groupList = groups(configs, opts.variants);
+  const runCount = groupList.length * opts.seeds;
+  const counted = `${plural(runCount, "run")} (${plural(configs.length, "configuration")} × ${
+    plural(opts.seeds, "seed")
+  } × ${plural(opts.variants.length, "variant")})`;
+  if (runCount > opts.maxRuns) {
+    throw new UsageError(`${counted} is more than --max-runs ${opts.maxRuns}; shorten the lists or raise --max-runs`);
   }
-  let threads = opts.threads ?? defaultThreads(opts.hidden);
-  checkMemory(opts, threads, trainSize, testSize);
-  const data = notebookData(opts.seed, trainSize, testSize);
+  if (opts.seed + opts.seeds - 1 > 2 ** 32 - 1) {
+    throw new UsageError(`--seed ${opts.seed} with --seeds ${opts.seeds} runs past seed 4294967295`);
+  }
+  if (opts.variants.some((v) => v !== "none")) {
+    for (const c of configs) {
+      const problem = batchProblem(trainSize, c.config);
+      if (problem) throw new UsageError(problem);
+    }
+  }
+  let threads = opts.threads ?? Math.max(...configs.map((c) => defaultThreads(c.config.hidden)));
+  checkMemory(configs, opts.variants, opts.maxMemory, threads, trainSize, testSize);
+  const diagnose = opts.diagnostics ?? groupList.length <= MAX_DIAGNOSED_GROUPS;
+  const seeds = Array.from({ length: opts.seeds }, (_, i) => opts.seed + i);
+  const data = new Map(seeds.map((s) => [s, notebookData(s, trainSize, testSize)]));
   // With --json, stdout carries only the summary object.
   const say = opts.json ? () => {} : (line = "") => console.log(line);
 
+  say(counted);
   say("BN sanity check: x = [[1, 2], [3, 4], [5, 6]], training mode, γ = 1, β = 0");
   for (const semantics of ["mybn", "torch"] as const) {
-    const y = bnSanityCheck(semantics, opts.momentum).map((row) => `[${row.map((v) => v.toFixed(4)).join(", ")}]`);
+    const y = bnSanityCheck(semantics, opts.grid.momentum[0]).map((row) =>
+      `[${row.map((v) => v.toFixed(4)).join(", ")}]`
+    );
     say(`  ${semantics.padEnd(5)} (eps ${defaultEps(semantics).toExponential(0)}): [${y.join(", ")}]`);
   }
+  const list = (key: SweepKey) => opts.grid[key].join(",");
   say(
-    `\nTraining ${opts.variants.join(", ")}: ${opts.epochs} epochs, batch ${opts.batchSize}, lr ${opts.lr}, ` +
-      `${opts.layers}×${opts.hidden} ${opts.activation}, momentum ${opts.momentum}, seed ${opts.seed}` +
+    `\nTraining ${opts.variants.join(", ")}: ${opts.epochs} epochs, batch ${list("batchSize")}, lr ${list("lr")}, ` +
+      `${list("layers")}×${list("hidden")} ${list("activation")}, momentum ${list("momentum")}, ` +
+      (opts.seeds > 1 ? `seeds ${seeds[0]}–${seeds.at(-1)}` : `seed ${opts.seed}`) +
       (threads > 1 ? `, ${threads} threads` : ""),
   );
 
@@ -227,11 +286,16 @@ async function run(opts: TrainOptions): Promise<number> {
     threads = 1;
   }
   await Deno.mkdir(out, { recursive: true });
-  const results: TrainResult[] = [];
+  const runs: Run[] = [];
+  const models: string[] = [];
+  const key = (group: Group, seed: number) => ({ variant: group.variant, swept: group.configuration.swept, seed });
   // losses.csv is rewritten (through a temporary file) after every epoch, so
   // an interrupted or diverged run keeps every epoch it completed.
-  const saveLosses = (current?: TrainResult) =>
-    writeFileAtomic(`${out}/losses.csv`, lossesCsv(current ? [...results, current] : results));
+  const saveLosses = (current?: TrainResult & { group: Group; seed: number }) =>
+    writeFileAtomic(
+      `${out}/losses.csv`,
+      lossesCsv([...runs, ...(current ? [current] : [])].map((r) => ({ ...r, ...key(r.group, r.seed) }))),
+    );
 
   let signal: "SIGINT" | "SIGTERM" | null = null;
   const listeners = (["SIGINT", "SIGTERM"] as const).map((name) => {
@@ -240,63 +304,148 @@ async function run(opts: TrainOptions): Promise<number> {
     return [name, listener] as const;
   });
   const progress = new Progress(!opts.quiet);
-  let interrupted: TrainResult | null = null;
+  const labelWidth = Math.max(...groupList.map((g) => g.label.length));
+  let interrupted: Run | null = null;
   try {
-    for (const variant of opts.variants) {
-      const r = await trainVariant(variant, data, opts, {
-        onEpoch: (partial) => saveLosses(partial),
-        onProgress: (epoch, step, steps, rate, testLoss) =>
-          progress.show(
-            `${variant}: epoch ${epoch + 1}/${opts.epochs}, step ${step}/${steps}, ` +
-              `test loss ${fmt(testLoss)}, ${rate.toFixed(0)} steps/s`,
-          ),
-        stopRequested: () => signal,
-      });
-      progress.clear();
-      results.push(r);
-      await saveLosses();
-      say(`  ${variant.padEnd(5)} test loss per epoch: ${r.testLoss.map(fmt).join(" ")}`);
-      if (r.stopped?.reason === "diverged") {
-        console.error(
-          `train: ${variant} diverged at epoch ${r.stopped.epoch}, step ${r.stopped.step} (${r.stopped.detail}); ` +
-            `losses.csv keeps its ${r.trainLoss.length} completed epochs`,
+    training: for (const group of groupList) {
+      for (const seed of seeds) {
+        const first = seed === seeds[0];
+        const config = { ...group.configuration.config, seed };
+        const recorder = diagnose && first ? new LayerRecorder(config.layers, config.activation, config.epochs) : null;
+        const name = opts.seeds > 1 ? `${group.label} seed ${seed}` : group.label;
+        const r = await trainVariant(group.variant, data.get(seed)!, config, {
+          ...recorder?.hooks(),
+          onEpoch: (partial) => saveLosses({ ...partial, group, seed }),
+          onProgress: (epoch, step, steps, rate, testLoss) =>
+            progress.show(
+              `run ${runs.length + 1}/${runCount}, ${name}: epoch ${
+                epoch + 1
+              }/${config.epochs}, step ${step}/${steps}, ` +
+                `test loss ${formatLoss(testLoss)}, ${rate.toFixed(0)} steps/s`,
+            ),
+          stopRequested: () => signal,
+          onTrained: async (net) => {
+            if (!first) return;
+            const file = modelFileName(group);
+            await writeFileAtomic(`${out}/${file}`, encodeModel(net, modelMetadata(config, group)));
+            models.push(file);
+          },
+        });
+        progress.clear();
+        const done: Run = { ...r, group, seed, diagnostics: recorder?.result() ?? null };
+        runs.push(done);
+        await saveLosses();
+        say(
+          `  ${group.label.padEnd(labelWidth)}${opts.seeds > 1 ? ` seed ${seed}` : ""} test loss per epoch: ` +
+            r.testLoss.map(formatLoss).join(" "),
         );
-      }
-      if (r.stopped?.reason === "interrupted") {
-        interrupted = r;
-        break;
+        if (r.stopped?.reason === "diverged") {
+          console.error(
+            `train: ${name} diverged at epoch ${r.stopped.epoch}, step ${r.stopped.step} (${r.stopped.detail}); ` +
+              `losses.csv keeps its ${r.trainLoss.length} completed epochs`,
+          );
+        }
+        if (r.stopped?.reason === "interrupted") {
+          interrupted = done;
+          break training;
+        }
       }
     }
   } finally {
     stopThreads();
     for (const [name, listener] of listeners) Deno.removeSignalListener(name, listener);
   }
+  const summaries = summarize(groupList, runs);
   if (interrupted?.stopped) {
     const { epoch, step, detail } = interrupted.stopped;
     console.error(
-      `train: ${detail} during ${interrupted.variant}, epoch ${epoch}, step ${step}; ${out}/losses.csv keeps ` +
-        `every completed epoch (${interrupted.trainLoss.length} of ${interrupted.variant}); no predictions or charts`,
+      `train: ${detail} during ${interrupted.group.label}, epoch ${epoch}, step ${step}; ${out}/losses.csv keeps ` +
+        `every completed epoch (${interrupted.trainLoss.length} of ${interrupted.group.label}); no predictions or charts`,
     );
-    if (opts.json) console.log(summaryJson(out, opts, threads, results));
+    if (opts.json) console.log(summaryJson(out, opts, threads, runs, summaries));
     return EXIT[detail as "SIGINT" | "SIGTERM"] ?? 1;
   }
 
   say("");
-  for (const line of summaryTable(results)) say(line);
-  const complete = results.filter((r) => r.stopped === null);
-  const files: [string, string][] = [["predictions.csv", predictionsCsv(data.test.x, data.test.y, complete)]];
-  const charts = {
-    "training-data": trainingDataSpec(data.train, data.test),
-    "test-loss": testLossSpec(results, opts.logY),
-    "fit": fitSpec(data.test, complete),
-  };
-  for (const [name, spec] of Object.entries(charts)) {
-    files.push([`${name}.svg`, await renderSvg(spec)], [`${name}.vl.json`, JSON.stringify(spec, null, 1) + "\n"]);
+  for (const line of summaryTable(summaries)) say(line);
+  const firstData = data.get(seeds[0])!;
+  // The fitted curves and diagnostics are the first seed's, of the groups that completed it.
+  const firstRuns = runs.filter((r) => r.seed === seeds[0]);
+  const fitted = firstRuns.filter((r) => r.stopped === null).map((r) => ({
+    label: r.group.label,
+    predictions: r.predictions,
+  }));
+  const diagnosed = firstRuns.filter((r) => r.diagnostics !== null)
+    .map((r) => ({ ...key(r.group, r.seed), label: r.group.label, diagnostics: r.diagnostics! }));
+  const files: [string, string][] = [["predictions.csv", predictionsCsv(firstData.test.x, firstData.test.y, fitted)]];
+  const charts: [string, TopLevelSpec][] = [
+    ["training-data", trainingDataSpec(firstData.train, firstData.test)],
+    ["test-loss", testLossSpec(summaries.map((s) => ({ label: s.group.label, runs: s.runs })), opts.logY)],
+    ["fit", fitSpec(firstData.test, fitted)],
+  ];
+  if (diagnosed.length > 0) {
+    files.push(["histograms.csv", histogramsCsv(diagnosed)], ["grad-norms.csv", gradNormsCsv(diagnosed)]);
+    charts.push(["layer-histograms", layerHistogramsSpec(diagnosed)], ["grad-norms", gradNormsSpec(diagnosed)]);
   }
+  const rendered: ReportChart[] = [];
+  for (const [name, spec] of charts) {
+    const svg = await renderSvg(spec);
+    rendered.push({ name, title: chartTitle(spec), svg });
+    files.push([`${name}.svg`, svg], [`${name}.vl.json`, JSON.stringify(spec, null, 1) + "\n"]);
+  }
+  const listed = ["losses.csv", ...files.map(([n]) => n), ...models];
+  files.push([
+    "index.html",
+    reportHtml({
+      title: `bnlab: ${opts.variants.join(", ")} on y = x² + N(0, 1)`,
+      configuration: reportConfiguration(opts, threads, counted),
+      summary: summaryRows(summaries),
+      charts: rendered,
+      files: listed,
+    }),
+  ]);
   for (const [name, text] of files) await writeFileAtomic(`${out}/${name}`, text);
-  say(`\nWrote ${out}/: losses.csv, ${files.map(([n]) => n).join(", ")}`);
-  if (opts.json) console.log(summaryJson(out, opts, threads, results));
-  return results.some((r) => r.stopped) ? EXIT.diverged : 0;
+  say(`\nWrote ${out}/: ${[...listed, "index.html"].join(", ")}`);
+  if (opts.json) console.log(summaryJson(out, opts, threads, runs, summaries));
+  return runs.some((r) => r.stopped) ? EXIT.diverged : 0;
+}
+
+/** A vega-lite spec's title text. */
+function chartTitle(spec: TopLevelSpec): string {
+  const t = (spec as { title?: string | { text: string } }).title;
+  return typeof t === "string" ? t : t?.text ?? "";
+}
+
+/** The training configuration, for a model file's `__metadata__`. */
+function modelMetadata(config: TrainConfig, group: Group): Record<string, string | number | boolean> {
+  return {
+    epochs: config.epochs,
+    batch_size: config.batchSize,
+    drop_last: config.dropLast,
+    lr: config.lr,
+    seed: config.seed,
+    optimizer: "Adam(betas=(0.9, 0.999), eps=1e-8)",
+    data: "y = x^2 + N(0, 1), x = linspace(-5, 5, 1000)",
+    group: group.label,
+  };
+}
+
+/** The report's configuration table. */
+function reportConfiguration(opts: TrainOptions, threads: number, counted: string): [string, string][] {
+  const list = (key: SweepKey) => opts.grid[key].join(", ");
+  return [
+    ["runs", counted],
+    ["variants", opts.variants.join(", ")],
+    ["epochs", String(opts.epochs)],
+    ["batch size", list("batchSize") + (opts.dropLast ? " (last partial batch dropped)" : "")],
+    ["learning rate (Adam)", list("lr")],
+    ["hidden layers × width", `${list("layers")} × ${list("hidden")}`],
+    ["activation", list("activation")],
+    ["BN momentum", list("momentum")],
+    ["seeds", opts.seeds > 1 ? `${opts.seed} … ${opts.seed + opts.seeds - 1}` : String(opts.seed)],
+    ["threads", String(threads)],
+    ["written", new Date().toISOString()],
+  ];
 }
 
 /** Runs the train command with `args`; returns the exit code. */

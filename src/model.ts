@@ -383,6 +383,19 @@ export class Net {
   }
 
   /**
+   * Hidden layer `l`'s activation input (the BN output, or the Linear output
+   * without BN) and its output, for the first `n` rows, as the last
+   * {@link Net.forward} left them.
+   */
+  layerOutputs(n: number, l: number): { preActivation: Tensor; activation: Tensor } {
+    if (!Number.isInteger(l) || l < 0 || l >= this.spec.layers) {
+      throw new RangeError(`layer ${l}: this network has hidden layers 0 to ${this.spec.layers - 1}`);
+    }
+    const b = this.#acts(n).blocks[l];
+    return { preActivation: b.u, activation: b.h };
+  }
+
+  /**
    * Runs the first `n` input rows through the network, in training mode (batch
    * statistics; running statistics updated) or eval mode (running statistics).
    * Returns the prediction view [n, outputs].

@@ -12,16 +12,29 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { type Activation, ACTIVATIONS } from "./activations.ts";
+import { ACTIVATIONS } from "./activations.ts";
 import { BN_VARIANTS, type BnVariant } from "./model.ts";
+import { FLAG_NAMES, type Grid, SWEEP_KEYS, type SweepKey } from "./sweep.ts";
 import { DEFAULTS, type TrainConfig } from "./train.ts";
 
 /** A flag that is unknown, malformed or out of range; the CLI prints it and exits 2. */
 export class UsageError extends Error {}
 
 /** Everything `deno task train` is told. */
-export interface TrainOptions extends TrainConfig {
+export interface TrainOptions {
   variants: BnVariant[];
+  /** The values of each sweepable setting (one value each without a sweep). */
+  grid: Grid;
+  epochs: number;
+  dropLast: boolean;
+  /** The first seed. */
+  seed: number;
+  /** How many seeds, from `seed` on. */
+  seeds: number;
+  /** Refuse a sweep of more runs than this. */
+  maxRuns: number;
+  /** Per-layer histograms and gradient norms; null: on unless the sweep has more than {@link MAX_DIAGNOSED_GROUPS} groups. */
+  diagnostics: boolean | null;
   /** Output directory; null means `runs/<timestamp>`. */
   out: string | null;
   logY: boolean;
@@ -38,27 +51,38 @@ export interface TrainOptions extends TrainConfig {
   help: boolean;
 }
 
+/** Sweeps of more groups than this draw no per-layer diagnostics unless asked (the small multiples would be unreadable). */
+export const MAX_DIAGNOSED_GROUPS = 8;
+
 /** The usage text. */
 export const USAGE = `Usage: deno task train [flags]
 
 Trains the notebook's network (Linear → BN → activation, ×layers, then Linear)
 on y = x² + N(0, 1) with each BN variant, prints the losses and a summary, and
-writes losses.csv, predictions.csv and SVG charts (with their vega-lite specs).
+writes losses.csv, predictions.csv, SVG charts (with their vega-lite specs),
+per-layer diagnostics, a self-contained index.html report and each variant's
+final weights as model-<variant>.safetensors (PyTorch state_dict names).
 
-Flags (defaults are the notebook's):
+Flags (defaults are the notebook's; LIST flags take a comma list and sweep
+over the product of all lists, e.g. --lr 0.01,0.02 --hidden 10,32 is 4 configurations):
   --variants LIST     comma list of mybn, torch, none        (mybn,torch,none)
                         mybn:  the notebook's MyBN (eps 1e-6, biased running var, stats start at 0)
                         torch: PyTorch BatchNorm1d (eps 1e-5, unbiased running var, var starts at 1)
                         none:  no BN
   --epochs N          training epochs, ≥ 1                   (10)
-  --batch-size N      mini-batch size, ≥ 1                   (64)
+  --batch-size LIST   mini-batch size, ≥ 1                   (64)
   --drop-last         drop the last, smaller batch of each epoch
-  --lr X              Adam learning rate, > 0                 (0.02)
-  --hidden N          width of the hidden layers, 1…4096      (10)
-  --layers N          hidden layers, 1…64                     (4)
-  --activation NAME   tanh, sigmoid or relu                   (tanh)
-  --momentum X        BN momentum in [0, 1]                   (0.5)
-  --seed N            seed of data noise, init and shuffles   (0)
+  --lr LIST           Adam learning rate, > 0                 (0.02)
+  --hidden LIST       width of the hidden layers, 1…4096      (10)
+  --layers LIST       hidden layers, 1…64                     (4)
+  --activation LIST   tanh, sigmoid or relu                   (tanh)
+  --momentum LIST     BN momentum in [0, 1]                   (0.5)
+  --seed N            first seed of data noise, init and shuffles  (0)
+  --seeds N           train every variant on seeds seed … seed+N−1 and report median [min–max]  (1)
+  --max-runs N        refuse more runs (configurations × seeds × variants) than this  (64)
+  --no-diagnostics    skip the per-layer histograms and gradient norms
+                      (on by default, for the first seed of each group, up to ${MAX_DIAGNOSED_GROUPS} groups)
+  --diagnostics       draw them for a larger sweep too
   --threads N         threads for the large kernels, 1…64     (2 from width 128 on, else 1)
   --out DIR           output directory                        (runs/<timestamp>)
   --force             write into an existing, non-empty --out
@@ -68,7 +92,7 @@ Flags (defaults are the notebook's):
   --json              print the summary as one JSON object on stdout, and nothing else there
   -h, --help          show this help
 
-Exit status: 0 on success; 2 for a bad flag (nothing is written); 3 when a variant
+Exit status: 0 on success; 2 for a bad flag (nothing is written); 3 when a run
 diverged (the others still ran; losses.csv keeps its completed epochs); 130 or 143
 when interrupted by SIGINT or SIGTERM (losses.csv keeps every completed epoch);
 1 for any other failure.`;
@@ -89,6 +113,24 @@ function realNumber(flag: string, raw: string, ok: (v: number) => boolean, range
   return v;
 }
 
+function oneOf<T extends string>(flag: string, raw: string, choices: readonly T[]): T {
+  if (!(choices as readonly string[]).includes(raw)) {
+    throw new UsageError(`--${flag} must be one of ${choices.join(", ")}, got ${JSON.stringify(raw)}`);
+  }
+  return raw as T;
+}
+
+/** A comma list of `flag`, each entry parsed by `one`; a value listed twice is refused. */
+function list<T>(flag: string, raw: string, one: (flag: string, raw: string) => T): T[] {
+  const values = raw.split(",").map((s) => one(flag, s.trim()));
+  const seen = new Set<string>();
+  for (const v of values) {
+    if (seen.has(String(v))) throw new UsageError(`--${flag} lists ${v} twice`);
+    seen.add(String(v));
+  }
+  return values;
+}
+
 const UNITS: Record<string, number> = { "": 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 };
 
 /** "512M", "1.5G", "2GiB", "1000000" → bytes. */
@@ -100,6 +142,16 @@ function byteSize(flag: string, raw: string): number {
   }
   return Math.floor(bytes);
 }
+
+/** How each sweepable flag's entries are parsed and checked. */
+const SWEEP_PARSERS: { [K in SweepKey]: (flag: string, raw: string) => TrainConfig[K] } = {
+  lr: (f, r) => realNumber(f, r, (x) => x > 0, "> 0"),
+  hidden: (f, r) => wholeNumber(f, r, 1, 4096),
+  layers: (f, r) => wholeNumber(f, r, 1, 64),
+  activation: (f, r) => oneOf(f, r, ACTIVATIONS),
+  momentum: (f, r) => realNumber(f, r, (x) => x >= 0 && x <= 1, "from 0 to 1"),
+  batchSize: (f, r) => wholeNumber(f, r, 1, 1_000_000),
+};
 
 /** Parses and validates `args`; throws {@link UsageError} for anything wrong. */
 export function parseOptions(args: string[]): TrainOptions {
@@ -120,6 +172,10 @@ export function parseOptions(args: string[]): TrainOptions {
         activation: { type: "string" },
         momentum: { type: "string" },
         seed: { type: "string" },
+        seeds: { type: "string" },
+        "max-runs": { type: "string" },
+        diagnostics: { type: "boolean" },
+        "no-diagnostics": { type: "boolean" },
         out: { type: "string" },
         force: { type: "boolean" },
         "log-y": { type: "boolean" },
@@ -143,34 +199,31 @@ export function parseOptions(args: string[]): TrainOptions {
     throw new UsageError(msg.split("\n")[0]);
   }
   const v = parsed.values;
-  const variants = (v.variants ?? BN_VARIANTS.join(",")).split(",").map((s) => s.trim());
-  for (const name of variants) {
+  const variants = list("variants", v.variants ?? BN_VARIANTS.join(","), (_, name) => {
     if (!(BN_VARIANTS as readonly string[]).includes(name)) {
       throw new UsageError(
         `--variants: unknown variant ${JSON.stringify(name)}; choose from ${BN_VARIANTS.join(", ")}`,
       );
     }
-  }
-  if (new Set(variants).size !== variants.length) throw new UsageError(`--variants lists a variant twice`);
-  const activation = v.activation ?? DEFAULTS.activation;
-  if (!(ACTIVATIONS as readonly string[]).includes(activation)) {
-    throw new UsageError(
-      `--activation must be one of ${ACTIVATIONS.join(", ")}, got ${JSON.stringify(activation)}`,
-    );
-  }
+    return name as BnVariant;
+  });
   if (v.out !== undefined && v.out.trim() === "") throw new UsageError("--out must name a directory");
+  if (v.diagnostics && v["no-diagnostics"]) throw new UsageError("--diagnostics and --no-diagnostics contradict");
+  const grid = Object.fromEntries(SWEEP_KEYS.map((key) => {
+    const flag = FLAG_NAMES[key];
+    const parse = SWEEP_PARSERS[key] as (flag: string, raw: string) => unknown;
+    return [key, list(flag, (v as Record<string, string | undefined>)[flag] ?? String(DEFAULTS[key]), parse)];
+  })) as Grid;
   const str = (x: string | undefined, d: number) => x ?? String(d);
   return {
-    variants: variants as BnVariant[],
+    variants,
+    grid,
     epochs: wholeNumber("epochs", str(v.epochs, DEFAULTS.epochs), 1, 100_000),
-    batchSize: wholeNumber("batch-size", str(v["batch-size"], DEFAULTS.batchSize), 1, 1_000_000),
     dropLast: v["drop-last"] ?? false,
-    lr: realNumber("lr", str(v.lr, DEFAULTS.lr), (x) => x > 0, "> 0"),
-    hidden: wholeNumber("hidden", str(v.hidden, DEFAULTS.hidden), 1, 4096),
-    layers: wholeNumber("layers", str(v.layers, DEFAULTS.layers), 1, 64),
-    activation: activation as Activation,
-    momentum: realNumber("momentum", str(v.momentum, DEFAULTS.momentum), (x) => x >= 0 && x <= 1, "from 0 to 1"),
     seed: wholeNumber("seed", str(v.seed, DEFAULTS.seed), 0, 2 ** 32 - 1),
+    seeds: wholeNumber("seeds", str(v.seeds, 1), 1, 10_000),
+    maxRuns: wholeNumber("max-runs", str(v["max-runs"], 64), 1, 1_000_000),
+    diagnostics: v.diagnostics ? true : v["no-diagnostics"] ? false : null,
     out: v.out ?? null,
     force: v.force ?? false,
     threads: v.threads === undefined ? null : wholeNumber("threads", v.threads, 1, 64),
@@ -180,6 +233,12 @@ export function parseOptions(args: string[]): TrainOptions {
     logY: v["log-y"] ?? false,
     help: v.help ?? false,
   };
+}
+
+/** The training settings of the grid's first point and the first seed. */
+export function baseConfig(opts: TrainOptions): TrainConfig {
+  const first = Object.fromEntries(SWEEP_KEYS.map((k) => [k, opts.grid[k][0]]));
+  return { ...DEFAULTS, ...first, epochs: opts.epochs, dropLast: opts.dropLast, seed: opts.seed } as TrainConfig;
 }
 
 /**

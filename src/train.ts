@@ -83,6 +83,16 @@ export interface TrainHooks {
   onProgress?(epoch: number, step: number, steps: number, stepsPerSecond: number, testLoss: number): void;
   /** Polled between steps; a reason stops the run (e.g. the signal that asked). */
   stopRequested?(): string | null;
+  /**
+   * After each eval on the test set (at the start of epoch `epoch`, and with
+   * `epoch` = epochs after the last one), while `net` holds its `rows` rows of
+   * activations. It must only read.
+   */
+  onEval?(epoch: number, net: Net, rows: number): void;
+  /** After each step's backward, before the update, while `net.grads` holds the step's gradients. It must only read. */
+  onBackward?(net: Net): void;
+  /** After a complete run's final eval, with the trained network (freed once this settles). */
+  onTrained?(net: Net): void | Promise<void>;
 }
 
 /** Lets pending events (signal listeners, timers) run: the training loop is otherwise synchronous. */
@@ -175,10 +185,12 @@ export async function trainVariant(
     const order = arena.u32([train.x.length]);
     const identity = arena.u32([Math.max(train.x.length, nTest)]);
     identity.u32.forEach((_, i, a) => a[i] = i);
-    const testLoss = () => {
+    const testLoss = (epoch: number) => {
       gather_rows(net.input(nTest), testX, identity, 0);
       gather_rows(net.target(nTest), testY, identity, 0);
-      return net.loss(nTest);
+      const loss = net.loss(nTest);
+      hooks.onEval?.(epoch, net, nTest);
+      return loss;
     };
     const sizes = batchSizes(train.x.length, config.batchSize, config.dropLast);
     const result: TrainResult = {
@@ -198,7 +210,7 @@ export async function trainVariant(
       return result;
     };
     for (let epoch = 0; epoch < config.epochs; epoch++) {
-      const epochTestLoss = testLoss();
+      const epochTestLoss = testLoss(epoch);
       if (!Number.isFinite(epochTestLoss)) return stop("diverged", epoch, 0, "non-finite test loss");
       result.testLoss.push(epochTestLoss);
       const o = order.u32;
@@ -212,6 +224,7 @@ export async function trainVariant(
         const loss = net.lossAndGrad(n);
         if (!Number.isFinite(loss)) return stop("diverged", epoch, step, "non-finite loss");
         if (count_nonfinite(net.grads) > 0) return stop("diverged", epoch, step, "non-finite gradient");
+        hooks.onBackward?.(net);
         net.optimizerStep(adam);
         if (count_nonfinite(net.params) > 0) return stop("diverged", epoch, step, "non-finite parameter");
         sum += loss * n;
@@ -237,9 +250,10 @@ export async function trainVariant(
       const reason = hooks.stopRequested?.();
       if (reason && epoch + 1 < config.epochs) return stop("interrupted", epoch + 1, 0, reason);
     }
-    result.testLoss.push(testLoss());
+    result.testLoss.push(testLoss(config.epochs));
     result.millis = performance.now() - start;
     result.predictions = net.prediction(nTest).f32.slice();
+    await hooks.onTrained?.(net);
     return result;
   } finally {
     arena.release(mark);

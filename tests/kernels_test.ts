@@ -6,6 +6,7 @@ import { activation_backward, activation_forward, ACTIVATIONS } from "../src/act
 import { ADAM_DEFAULTS, adam_update } from "../src/adam.ts";
 import { arena, type Tensor } from "../src/arena.ts";
 import { batchnorm_backward, batchnorm_forward, batchnormSumsLength } from "../src/batchnorm.ts";
+import { count_nonfinite, sum_squares } from "../src/data.ts";
 import { linear_backward, linear_forward } from "../src/linear.ts";
 import { matmul_nn_add, matmul_nt, matmul_tn_add } from "../src/matmul.ts";
 import { memory } from "../src/memory.ts";
@@ -168,6 +169,31 @@ Deno.test("arena tensors are 16-byte aligned, zeroed, and keep working views aft
     assert.deepEqual([...a.f32], [1, 2, 3]);
     big.f32[0] = 5;
     assert.equal(big.f32[0], 5);
+  } finally {
+    arena.release(mark);
+  }
+});
+
+Deno.test("sum_squares is Σx² in f64 at every tail length, and counts what count_nonfinite counts", () => {
+  const mark = arena.mark();
+  try {
+    for (const n of [0, 1, 2, 3, 4, 5, 7, 8, 13, 1001]) {
+      const t = arena.f32([n]);
+      t.f32.forEach((_, i, a) => a[i] = Math.sin(i * 1.7) * 10 ** ((i % 7) - 3));
+      const guard = guardAfter();
+      let expected = 0;
+      for (const v of t.f32) expected += v * v;
+      // Both sides sum exact f64 squares of f32 values in another order: at most n·2⁻⁵³ ≈ 1.1e-13 apart
+      // relative for n = 1001; 1e-12 leaves a margin.
+      assert.ok(Math.abs(sum_squares(t) - expected) <= 1e-12 * expected, `n ${n}: ${sum_squares(t)} vs ${expected}`);
+      assertUntouched(guard, "sum_squares");
+      if (n > 2) {
+        t.f32[1] = NaN;
+        t.f32[n - 1] = -Infinity;
+        assert.equal(count_nonfinite(t), 2);
+        assert.ok(Number.isNaN(sum_squares(t)));
+      }
+    }
   } finally {
     arena.release(mark);
   }

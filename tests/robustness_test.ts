@@ -2,36 +2,17 @@
 // every completed epoch and say where they stopped.
 import assert from "node:assert/strict";
 import { parseCsv } from "../src/csv.ts";
+import { finish, spawnTrain, trainCommand } from "./cli.ts";
 
-const MAIN = new URL("../src/main.ts", import.meta.url).pathname;
 const ESC = String.fromCharCode(27);
-// What `deno task train` may read besides its output: the worker threads' modules.
-const SRC = new URL("../src", import.meta.url).pathname;
-const KERNELS = new URL("../kernels/build", import.meta.url).pathname;
 
-function spawnTrain(dir: string, args: string[]): Deno.ChildProcess {
-  return new Deno.Command(Deno.execPath(), {
-    args: ["run", `--allow-read=${dir},${SRC},${KERNELS}`, `--allow-write=${dir}`, MAIN, ...args],
-    cwd: dir,
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).spawn();
-}
-
-async function finish(child: Deno.ChildProcess): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await child.output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
-
-/** Rows of losses.csv, each checked to be complete: four fields, numbers where numbers belong. */
+/** Rows of losses.csv, each checked to be complete: five fields, numbers where numbers belong. */
 async function completeRows(path: string): Promise<string[][]> {
   const { header, rows } = parseCsv(await Deno.readTextFile(path));
-  assert.deepEqual(header, ["variant", "epoch", "test_loss", "train_loss"]);
+  assert.deepEqual(header, ["variant", "seed", "epoch", "test_loss", "train_loss"]);
   for (const row of rows) {
-    assert.equal(row.length, 4, row.join(","));
-    assert.ok(Number.isFinite(Number(row[2])), row.join(","));
+    assert.equal(row.length, 5, row.join(","));
+    assert.ok(Number.isFinite(Number(row[3])), row.join(","));
   }
   return rows;
 }
@@ -102,8 +83,8 @@ for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
       assert.ok(rows.length >= 1);
       rows.forEach((row, i) => {
         assert.equal(row[0], "torch");
-        assert.equal(Number(row[1]), i);
-        assert.ok(Number.isFinite(Number(row[3])), `epoch ${i} has no train loss`);
+        assert.equal(Number(row[2]), i);
+        assert.ok(Number.isFinite(Number(row[4])), `epoch ${i} has no train loss`);
       });
       const stoppedAt = Number(r.stderr.match(/epoch (\d+), step/)![1]);
       assert.ok(rows.length === stoppedAt, `${rows.length} rows, stopped in epoch ${stoppedAt}`);
@@ -118,7 +99,7 @@ Deno.test("on a terminal the progress line redraws in place on stderr; --quiet a
   const dir = await Deno.makeTempDir({ prefix: "bnlab-progress-" });
   try {
     const args = ["--epochs", "40", "--variants", "torch", "--hidden", "64", "--batch-size", "16"];
-    const deno = `${Deno.execPath()} run --allow-read=${dir},${SRC},${KERNELS} --allow-write=${dir} ${MAIN}`;
+    const deno = trainCommand(dir).join(" ");
     // `script` runs the command on a pseudo-terminal and copies what it prints.
     const tty = await new Deno.Command("script", {
       args: ["-qefc", `${deno} ${args.join(" ")} --out ${dir}/tty`, "/dev/null"],
@@ -129,8 +110,8 @@ Deno.test("on a terminal the progress line redraws in place on stderr; --quiet a
     const shown = new TextDecoder().decode(tty.stdout);
     assert.equal(tty.code, 0, shown);
     // Each redraw returns the cursor and erases the line (ESC [2K) before the text.
-    assert.ok(shown.includes(`\r${ESC}[2Ktorch: epoch `), "no progress line redrawn in place");
-    assert.match(shown, /torch: epoch \d+\/40, step \d+\/63, test loss \S+, \d+ steps\/s/);
+    assert.ok(shown.includes(`\r${ESC}[2Krun 1/1, torch: epoch `), "no progress line redrawn in place");
+    assert.match(shown, /run 1\/1, torch: epoch \d+\/40, step \d+\/63, test loss \S+, \d+ steps\/s/);
 
     const quiet = await new Deno.Command("script", {
       args: ["-qefc", `${deno} ${args.join(" ")} --quiet --out ${dir}/quiet`, "/dev/null"],

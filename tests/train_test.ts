@@ -6,39 +6,7 @@ import { parseCsv } from "../src/csv.ts";
 import { notebookData } from "../src/data.ts";
 import { BN_VARIANTS, type BnVariant } from "../src/model.ts";
 import { DEFAULTS, trainVariant } from "../src/train.ts";
-
-const MAIN = new URL("../src/main.ts", import.meta.url).pathname;
-// What `deno task train` may read besides its output: the worker threads' modules.
-const SRC = new URL("../src", import.meta.url).pathname;
-const KERNELS = new URL("../kernels/build", import.meta.url).pathname;
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the train command in `cwd` with read/write permission there only. */
-async function train(cwd: string, args: string[]): Promise<Run> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", `--allow-read=${cwd},${SRC},${KERNELS}`, `--allow-write=${cwd}`, MAIN, ...args],
-    cwd,
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
-
-async function inTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "bnlab-test-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
+import { inTempDir, train } from "./cli.ts";
 
 const median = (v: number[]) => v.slice().sort((a, b) => a - b)[Math.floor(v.length / 2)];
 
@@ -110,11 +78,12 @@ Deno.test("a default run prints the finding and writes parseable CSVs and SVG ch
     assert.match(r.stdout, /^variant\s+final test loss\s+best epoch\s+best test loss\s+training time$/m);
 
     const losses = parseCsv(await Deno.readTextFile(`${out}/losses.csv`));
-    assert.deepEqual(losses.header, ["variant", "epoch", "test_loss", "train_loss"]);
+    assert.deepEqual(losses.header, ["variant", "seed", "epoch", "test_loss", "train_loss"]);
     assert.equal(losses.rows.length, 3 * 11);
     for (const [k, row] of losses.rows.entries()) {
-      const [variant, epoch, test, trainLoss] = row;
+      const [variant, seed, epoch, test, trainLoss] = row;
       assert.equal(variant, BN_VARIANTS[Math.floor(k / 11)]);
+      assert.equal(seed, "0");
       assert.equal(Number(epoch), k % 11);
       assert.ok(Number.isFinite(Number(test)) && Number(test) > 0);
       if (k % 11 === 10) assert.equal(trainLoss, "");
@@ -122,7 +91,7 @@ Deno.test("a default run prints the finding and writes parseable CSVs and SVG ch
     }
     // The printed summary and the CSV agree on the final test loss.
     for (const v of BN_VARIANTS) {
-      const final = Number(losses.rows.find((row) => row[0] === v && row[1] === "10")![2]);
+      const final = Number(losses.rows.find((row) => row[0] === v && row[2] === "10")![3]);
       assert.match(r.stdout, new RegExp(`^${v}\\s+${final.toFixed(4).replace(".", "\\.")} `, "m"));
     }
 
@@ -172,7 +141,7 @@ const BAD_FLAGS: [string[], RegExp][] = [
   [["--lr", "NaN"], /^train: --lr must be a number > 0/],
   [["--variants", "foo"], /^train: --variants: unknown variant "foo"; choose from mybn, torch, none/],
   [["--variants", ""], /^train: --variants: unknown variant ""/],
-  [["--variants", "torch,torch"], /^train: --variants lists a variant twice/],
+  [["--variants", "torch,torch"], /^train: --variants lists torch twice/],
   [["--batch-size", "0"], /^train: --batch-size must be a whole number from 1/],
   [["--batch-size", "x"], /^train: --batch-size must be a whole number from 1/],
   [["--batch-size", "1"], /^train: BN needs at least 2 rows per batch in training.*--drop-last/],

@@ -1,0 +1,149 @@
+/**
+ * Per-layer diagnostics: what the notebook's theory cell claims and never
+ * shows. Histograms of every hidden layer's pre-activation (the activation's
+ * input: the BN output, or the Linear output without BN) and post-activation
+ * on the test set at the first, middle and last epoch show whether tanh
+ * saturates; the norm of each layer's weight gradient per epoch shows whether
+ * the gradients vanish.
+ *
+ * @example
+ * ```ts
+ * import { LayerRecorder } from "./diagnostics.ts";
+ * import { notebookData } from "./data.ts";
+ * import { DEFAULTS, trainVariant } from "./train.ts";
+ * const recorder = new LayerRecorder(DEFAULTS.layers, DEFAULTS.activation, DEFAULTS.epochs);
+ * await trainVariant("none", notebookData(0), DEFAULTS, recorder.hooks());
+ * recorder.result().gradNorms[0]; // epoch 0: the mean ‖∇W‖₂ of fc0 … fc3, predict
+ * ```
+ * @module
+ */
+import type { Activation } from "./activations.ts";
+import { sum_squares } from "./data.ts";
+import type { Net } from "./model.ts";
+import type { TrainHooks } from "./train.ts";
+
+/** Equal-width bins over [lo, hi]; the first and last bin also take everything below and above. */
+export interface Bins {
+  lo: number;
+  hi: number;
+  count: number;
+}
+
+/** Pre-activations: tanh is saturated beyond |z| ≈ 2 (tanh 2 = 0.96), so ±6 in steps of 0.5 shows it. */
+export const PRE_ACTIVATION_BINS: Readonly<Bins> = { lo: -6, hi: 6, count: 24 };
+
+/** Post-activations over the activation's range (ReLU's cut at 6). */
+export function postActivationBins(activation: Activation): Bins {
+  if (activation === "tanh") return { lo: -1, hi: 1, count: 20 };
+  if (activation === "sigmoid") return { lo: 0, hi: 1, count: 20 };
+  return { lo: 0, hi: 6, count: 24 };
+}
+
+/** Counts of one layer's values on the test set at one epoch. */
+export interface LayerHistogram {
+  /** Epochs of training done (0: the initial network). */
+  epoch: number;
+  layer: number;
+  kind: "pre" | "post";
+  bins: Bins;
+  counts: number[];
+}
+
+/** What a {@link LayerRecorder} saw during one run. */
+export interface Diagnostics {
+  /** Weight names the gradient norms belong to: fc0.weight … predict.weight. */
+  weights: string[];
+  /** The epochs with histograms. */
+  snapshots: number[];
+  histograms: LayerHistogram[];
+  /** [epoch][weight]: the mean over the epoch's steps of ‖∇W‖₂. */
+  gradNorms: number[][];
+}
+
+/** The first, middle and last epoch (0, ⌊E/2⌋, E), without repeats. */
+export function snapshotEpochs(epochs: number): number[] {
+  return [...new Set([0, Math.floor(epochs / 2), epochs])];
+}
+
+/** Counts `values` into `bins` (NaN counts in no bin). */
+export function histogram(values: ArrayLike<number>, bins: Bins): number[] {
+  const counts = new Array(bins.count).fill(0);
+  const scale = bins.count / (bins.hi - bins.lo);
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (Number.isNaN(v)) continue;
+    counts[Math.min(bins.count - 1, Math.max(0, Math.floor((v - bins.lo) * scale)))]++;
+  }
+  return counts;
+}
+
+/**
+ * Watches one training run through its {@link TrainHooks}: reads the test
+ * set's activations after the evals at the snapshot epochs, and each step's
+ * weight gradients. It only reads, so a run with a recorder computes the same
+ * losses bit for bit.
+ */
+export class LayerRecorder {
+  readonly #layers: number;
+  readonly #post: Bins;
+  readonly #snapshots: number[];
+  readonly #histograms: LayerHistogram[] = [];
+  readonly #gradNorms: number[][] = [];
+  readonly #weights: string[];
+  #sums: number[];
+  #steps = 0;
+
+  /** A recorder for a network of `layers` hidden layers trained for `epochs` epochs. */
+  constructor(layers: number, activation: Activation, epochs: number) {
+    this.#layers = layers;
+    this.#post = postActivationBins(activation);
+    this.#snapshots = snapshotEpochs(epochs);
+    this.#weights = [...Array.from({ length: layers }, (_, l) => `fc${l}.weight`), "predict.weight"];
+    this.#sums = new Array(this.#weights.length).fill(0);
+  }
+
+  /** The hooks to pass to `trainVariant` (merged with the caller's own). */
+  hooks(): Pick<TrainHooks, "onEval" | "onBackward"> {
+    return {
+      onEval: (epoch, net, rows) => this.#afterEval(epoch, net, rows),
+      onBackward: (net) => this.#afterBackward(net),
+    };
+  }
+
+  /** Everything recorded so far. */
+  result(): Diagnostics {
+    return {
+      weights: [...this.#weights],
+      snapshots: [...this.#snapshots],
+      histograms: [...this.#histograms],
+      gradNorms: this.#gradNorms.map((row) => [...row]),
+    };
+  }
+
+  #afterEval(epoch: number, net: Net, rows: number): void {
+    // The eval at the start of epoch e closes epoch e − 1's gradient averages.
+    if (epoch > 0 && this.#steps > 0) {
+      this.#gradNorms.push(this.#sums.map((s) => s / this.#steps));
+      this.#sums.fill(0);
+      this.#steps = 0;
+    }
+    if (!this.#snapshots.includes(epoch)) return;
+    for (let layer = 0; layer < this.#layers; layer++) {
+      const { preActivation, activation } = net.layerOutputs(rows, layer);
+      const pre = histogram(preActivation.f32, PRE_ACTIVATION_BINS);
+      this.#histograms.push({ epoch, layer, kind: "pre", bins: PRE_ACTIVATION_BINS, counts: pre });
+      this.#histograms.push({
+        epoch,
+        layer,
+        kind: "post",
+        bins: this.#post,
+        counts: histogram(activation.f32, this.#post),
+      });
+    }
+  }
+
+  #afterBackward(net: Net): void {
+    this.#weights.forEach((name, i) => this.#sums[i] += Math.sqrt(sum_squares(net.grad(name))));
+    this.#steps++;
+  }
+}

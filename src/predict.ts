@@ -1,0 +1,107 @@
+/**
+ * `deno task predict`: reads a model file written by `deno task train`
+ * (`model-<variant>.safetensors`) and prints the network's eval-mode
+ * prediction for each x, one `x<TAB>prediction` line per value.
+ *
+ * @example
+ * ```sh
+ * deno task predict --model runs/demo/model-torch.safetensors --x 1.5,2.0
+ * # 1.5	2.2871…
+ * # 2	4.0712…
+ * ```
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { arena } from "./arena.ts";
+import { decodeModel } from "./checkpoint.ts";
+import { UsageError } from "./options.ts";
+import { SafetensorsError } from "./safetensors.ts";
+
+/** The usage text. */
+export const PREDICT_USAGE = `Usage: deno task predict --model FILE --x LIST
+
+Loads a model-<variant>.safetensors written by deno task train and prints, in
+eval mode (running statistics), one line per x: the x, a tab, the prediction.
+
+Flags:
+  --model FILE   the model file
+  --x LIST       comma list of inputs, e.g. 1.5,2.0 (write a leading negative as --x=-1,0)
+  -h, --help     show this help
+
+Exit status: 0 on success; 2 for a bad flag; 1 when the file cannot be read or is not a bnlab model.`;
+
+/** The shortest decimal that reads back as the same float32 (what PyTorch prints for a float32, unrounded). */
+export function formatFloat32(v: number): string {
+  for (let digits = 1; digits < 9; digits++) {
+    const s = Number(v.toPrecision(digits));
+    if (Math.fround(s) === v) return String(s);
+  }
+  return String(Number(v.toPrecision(9)));
+}
+
+/** Parses `--x 1.5,2.0` into numbers; throws {@link UsageError} naming the bad entry. */
+function parseXs(raw: string): number[] {
+  return raw.split(",").map((s) => {
+    const v = Number(s);
+    if (s.trim() === "" || !Number.isFinite(v)) {
+      throw new UsageError(`--x must be a comma list of finite numbers, got ${JSON.stringify(s)} in ${raw}`);
+    }
+    return v;
+  });
+}
+
+/** Predictions of the model in `bytes` for `xs`, in eval mode. */
+export function predict(bytes: Uint8Array, xs: readonly number[]): Float32Array {
+  const mark = arena.mark();
+  try {
+    const { net } = decodeModel(bytes, Math.max(1, xs.length));
+    if (net.spec.inputs !== 1 || net.spec.outputs !== 1) {
+      throw new SafetensorsError(`the model maps ${net.spec.inputs} inputs to ${net.spec.outputs} outputs, not 1 to 1`);
+    }
+    net.input(xs.length).set(xs);
+    return net.forward(xs.length, false).f32.slice();
+  } finally {
+    arena.release(mark);
+  }
+}
+
+/** Runs the predict command with `args`; returns the exit code. */
+export async function main(args: string[]): Promise<number> {
+  try {
+    const { values } = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: false,
+      options: { model: { type: "string" }, x: { type: "string" }, help: { type: "boolean", short: "h" } },
+    });
+    if (values.help) {
+      console.log(PREDICT_USAGE);
+      return 0;
+    }
+    if (!values.model) throw new UsageError("--model FILE is required (see --help)");
+    if (values.x === undefined) throw new UsageError("--x LIST is required, e.g. --x 1.5,2.0");
+    const xs = parseXs(values.x);
+    const bytes = await Deno.readFile(values.model).catch((err) => {
+      throw new Error(`cannot read ${values.model}: ${err instanceof Error ? err.message : err}`);
+    });
+    let preds: Float32Array;
+    try {
+      preds = predict(bytes, xs);
+    } catch (err) {
+      if (err instanceof SafetensorsError) throw new Error(`${values.model}: ${err.message}`);
+      throw err;
+    }
+    console.log(xs.map((x, i) => `${x}\t${formatFloat32(preds[i])}`).join("\n"));
+    return 0;
+  } catch (err) {
+    const msg = err instanceof Error ? err.message : String(err);
+    if (err instanceof UsageError || (err instanceof TypeError && /option|argument/i.test(msg))) {
+      console.error(`predict: ${msg.split("\n")[0]}`);
+      return 2;
+    }
+    console.error(`predict: ${msg}`);
+    return 1;
+  }
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -1,0 +1,146 @@
+/**
+ * The safetensors file format (https://github.com/huggingface/safetensors),
+ * the subset bnlab needs: F32 and I64 tensors and a `__metadata__` map of
+ * strings. A file is an 8-byte little-endian header length, a JSON header
+ * naming each tensor's dtype, shape and byte range, then the tensors' bytes,
+ * back to back with no holes. PyTorch's `safetensors.torch.load_file` reads it,
+ * and so does ten lines of standard-library Python.
+ *
+ * @example
+ * ```ts
+ * import { decodeSafetensors, encodeSafetensors } from "./safetensors.ts";
+ * const bytes = encodeSafetensors([{ name: "w", shape: [2], data: new Float32Array([1, 2]) }], { note: "hi" });
+ * decodeSafetensors(bytes).tensors.get("w")!.data; // Float32Array [1, 2]
+ * ```
+ * @module
+ */
+
+/** One tensor of a safetensors file: F32 values, or I64 ones (PyTorch's `num_batches_tracked`). */
+export interface SafeTensor {
+  name: string;
+  shape: readonly number[];
+  data: Float32Array | BigInt64Array;
+}
+
+/** A decoded file: its tensors by name, in file order, and its metadata. */
+export interface SafetensorsFile {
+  tensors: Map<string, SafeTensor>;
+  metadata: Record<string, string>;
+}
+
+/** A file that is not valid safetensors, or holds what bnlab cannot read. */
+export class SafetensorsError extends Error {}
+
+const DTYPES = { F32: 4, I64: 8 } as const;
+type Dtype = keyof typeof DTYPES;
+/** Headers above this are refused before being read (the reference implementation's limit). */
+const MAX_HEADER = 100_000_000;
+
+const dtypeOf = (data: SafeTensor["data"]): Dtype => data instanceof Float32Array ? "F32" : "I64";
+
+/** The file's bytes: the header (padded with spaces to 8 bytes), then each tensor's little-endian bytes in order. */
+export function encodeSafetensors(tensors: readonly SafeTensor[], metadata: Record<string, string>): Uint8Array {
+  const header: Record<string, unknown> = { __metadata__: metadata };
+  let offset = 0;
+  for (const t of tensors) {
+    const elements = t.shape.reduce((a, b) => a * b, 1);
+    if (elements !== t.data.length) {
+      throw new RangeError(`${t.name}: shape [${t.shape}] holds ${elements} values, got ${t.data.length}`);
+    }
+    if (t.name === "__metadata__" || t.name in header) throw new RangeError(`tensor name ${t.name} is taken`);
+    header[t.name] = { dtype: dtypeOf(t.data), shape: t.shape, data_offsets: [offset, offset + t.data.byteLength] };
+    offset += t.data.byteLength;
+  }
+  let json = JSON.stringify(header);
+  json += " ".repeat((8 - (new TextEncoder().encode(json).length % 8)) % 8);
+  const head = new TextEncoder().encode(json);
+  const out = new Uint8Array(8 + head.length + offset);
+  new DataView(out.buffer).setBigUint64(0, BigInt(head.length), true);
+  out.set(head, 8);
+  let at = 8 + head.length;
+  for (const t of tensors) {
+    out.set(littleEndianBytes(t.data), at);
+    at += t.data.byteLength;
+  }
+  return out;
+}
+
+/** Reads a file made by {@link encodeSafetensors} (or by PyTorch), checking every offset and shape. */
+export function decodeSafetensors(bytes: Uint8Array): SafetensorsFile {
+  if (bytes.length < 8) throw new SafetensorsError(`${bytes.length} bytes is too short for a safetensors file`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const headerLength = view.getBigUint64(0, true);
+  if (headerLength > BigInt(Math.min(MAX_HEADER, bytes.length - 8))) {
+    throw new SafetensorsError(`header length ${headerLength} does not fit in the ${bytes.length}-byte file`);
+  }
+  const n = Number(headerLength);
+  let header: unknown;
+  try {
+    header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(8, 8 + n)));
+  } catch (err) {
+    throw new SafetensorsError(`the header is not JSON (${err instanceof Error ? err.message : err})`);
+  }
+  if (typeof header !== "object" || header === null || Array.isArray(header)) {
+    throw new SafetensorsError("the header is not a JSON object");
+  }
+  const data = bytes.subarray(8 + n);
+  const metadata: Record<string, string> = {};
+  const entries: [string, { dtype: Dtype; shape: number[]; begin: number; end: number }][] = [];
+  for (const [name, value] of Object.entries(header)) {
+    if (name === "__metadata__") {
+      for (const [k, v] of Object.entries(value ?? {})) {
+        if (typeof v !== "string") throw new SafetensorsError(`__metadata__.${k} is not a string`);
+        metadata[k] = v;
+      }
+      continue;
+    }
+    const { dtype, shape, data_offsets: offsets } = (value ?? {}) as Record<string, unknown>;
+    if (typeof dtype !== "string" || !(dtype in DTYPES)) {
+      throw new SafetensorsError(`${name}: dtype ${JSON.stringify(dtype)} is not one of ${Object.keys(DTYPES)}`);
+    }
+    const wholes = (v: unknown, len?: number): v is number[] =>
+      Array.isArray(v) && (len === undefined || v.length === len) && v.every((x) => Number.isSafeInteger(x) && x >= 0);
+    if (!wholes(shape)) throw new SafetensorsError(`${name}: shape ${JSON.stringify(shape)} is not a list of sizes`);
+    if (!wholes(offsets, 2)) throw new SafetensorsError(`${name}: data_offsets ${JSON.stringify(offsets)}`);
+    const [begin, end] = offsets;
+    const expected = shape.reduce((a, b) => a * b, 1) * DTYPES[dtype as Dtype];
+    if (end - begin !== expected) {
+      throw new SafetensorsError(`${name}: ${end - begin} bytes for shape [${shape}] of ${dtype} (${expected} needed)`);
+    }
+    entries.push([name, { dtype: dtype as Dtype, shape, begin, end }]);
+  }
+  // As in the reference reader: the tensors tile the data exactly, no overlap, no hole, nothing after.
+  const sorted = entries.map(([, e]) => e).sort((a, b) => a.begin - b.begin);
+  let covered = 0;
+  for (const e of sorted) {
+    if (e.begin !== covered) throw new SafetensorsError(`tensor data has a hole or an overlap at byte ${covered}`);
+    covered = e.end;
+  }
+  if (covered !== data.length) {
+    throw new SafetensorsError(`the tensors cover ${covered} of the ${data.length} data bytes`);
+  }
+  const tensors = new Map<string, SafeTensor>();
+  for (const [name, e] of entries) {
+    const copy = data.slice(e.begin, e.end); // aligned, and little-endian order checked below
+    const values = e.dtype === "F32" ? new Float32Array(copy.buffer) : new BigInt64Array(copy.buffer);
+    tensors.set(name, { name, shape: e.shape, data: fromLittleEndian(values) });
+  }
+  return { tensors, metadata };
+}
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+function littleEndianBytes(data: SafeTensor["data"]): Uint8Array {
+  const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  return LITTLE_ENDIAN ? bytes : swapBytes(bytes.slice(), data.BYTES_PER_ELEMENT);
+}
+
+function fromLittleEndian<T extends SafeTensor["data"]>(data: T): T {
+  if (!LITTLE_ENDIAN) swapBytes(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), data.BYTES_PER_ELEMENT);
+  return data;
+}
+
+function swapBytes(bytes: Uint8Array, width: number): Uint8Array {
+  for (let i = 0; i < bytes.length; i += width) bytes.subarray(i, i + width).reverse();
+  return bytes;
+}

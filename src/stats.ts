@@ -1,0 +1,47 @@
+/**
+ * Order statistics over seeds: the median and the quartiles that the summary
+ * and the loss chart's interquartile band report.
+ *
+ * @example
+ * ```ts
+ * import { quantile, spread } from "./stats.ts";
+ * quantile([1, 2, 3, 4], 0.5); // 2.5
+ * spread([5, 1, 3]); // { n: 3, min: 1, q1: 2, median: 3, q3: 4, max: 5 }
+ * ```
+ * @module
+ */
+
+/** The five-number summary of a sample. */
+export interface Spread {
+  n: number;
+  min: number;
+  q1: number;
+  median: number;
+  q3: number;
+  max: number;
+}
+
+/**
+ * The `p`-quantile of `values` with linear interpolation between order
+ * statistics (numpy's and R's default, type 7): the median of an even count is
+ * the mean of the middle two. NaN for no values.
+ */
+export function quantile(values: readonly number[], p: number): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (sorted.length - 1) * p;
+  const lo = Math.floor(at), hi = Math.ceil(at);
+  return sorted[lo] + (sorted[hi] - sorted[lo]) * (at - lo);
+}
+
+/** Minimum, quartiles, median and maximum of `values` (NaNs for none). */
+export function spread(values: readonly number[]): Spread {
+  return {
+    n: values.length,
+    min: values.length ? Math.min(...values) : NaN,
+    q1: quantile(values, 0.25),
+    median: quantile(values, 0.5),
+    q3: quantile(values, 0.75),
+    max: values.length ? Math.max(...values) : NaN,
+  };
+}

@@ -1,0 +1,142 @@
+/**
+ * The outcome of a training command, per group (a variant at one point of a
+ * sweep, over its seeds): the final test loss as median [min–max], the best
+ * epoch of the median curve, the training time; as a terminal table, as rows
+ * for the HTML report, and as JSON.
+ *
+ * @example
+ * ```ts
+ * import { summarize, summaryTable } from "./summary.ts";
+ * import { configurations, groups, singleGrid } from "./sweep.ts";
+ * import { DEFAULTS } from "./train.ts";
+ * const [group] = groups(configurations(singleGrid(DEFAULTS), DEFAULTS), ["none"]);
+ * const runs = [{ group, seed: 0, testLoss: [60, 58], trainLoss: [70], millis: 9, stopped: null }];
+ * summaryTable(summarize([group], runs)); // ["variant  final test loss  …", "none  58.0000  1  58.0000  9 ms"]
+ * ```
+ * @module
+ */
+import { type Spread, spread } from "./stats.ts";
+import type { Group } from "./sweep.ts";
+import type { Stop } from "./train.ts";
+
+/** What the summary needs of one run. */
+export interface RunOutcome {
+  group: Group;
+  seed: number;
+  testLoss: readonly number[];
+  trainLoss: readonly number[];
+  millis: number;
+  stopped: Stop | null;
+}
+
+/** One group's runs, summarised. */
+export interface GroupSummary {
+  group: Group;
+  /** The runs of the group, in seed order. */
+  runs: RunOutcome[];
+  /** Final test losses of the complete runs. */
+  final: Spread;
+  /** Runs that stopped before the end. */
+  stopped: number;
+  /** Median over the runs of the test loss at each epoch's start, then the final one. */
+  medianCurve: number[];
+  /** Training time of all the group's runs, in milliseconds. */
+  millis: number;
+}
+
+/** Groups `runs` by their group, in the order of `groups`. */
+export function summarize(groups: readonly Group[], runs: readonly RunOutcome[]): GroupSummary[] {
+  return groups.map((group) => {
+    const own = runs.filter((r) => r.group === group);
+    const complete = own.filter((r) => r.stopped === null);
+    const epochs = Math.max(0, ...own.map((r) => r.testLoss.length));
+    const medianCurve = Array.from(
+      { length: epochs },
+      (_, e) => spread(own.filter((r) => r.testLoss.length > e).map((r) => r.testLoss[e])).median,
+    );
+    return {
+      group,
+      runs: own,
+      final: spread(complete.map((r) => r.testLoss.at(-1)!)),
+      stopped: own.length - complete.length,
+      medianCurve,
+      millis: own.reduce((t, r) => t + r.millis, 0),
+    };
+  }).filter((s) => s.runs.length > 0);
+}
+
+/** A loss for the terminal: fixed-point, or exponent form when very large or small. */
+export function formatLoss(v: number): string {
+  return Math.abs(v) >= 1e5 || (v !== 0 && Math.abs(v) < 1e-3) ? v.toExponential(3) : v.toFixed(4);
+}
+
+/** Index of the lowest value (the first, on ties); -1 for none. */
+export function bestEpoch(curve: readonly number[]): number {
+  return curve.length ? curve.reduce((b, v, i) => v < curve[b] ? i : b, 0) : -1;
+}
+
+/**
+ * The summary as a header row and one row per group: the variant, each swept
+ * setting, the final test loss (with several seeds: median [min–max], and how
+ * many runs stopped), the best epoch and loss of the (median) curve, and the
+ * training time.
+ */
+export function summaryRows(summaries: readonly GroupSummary[]): string[][] {
+  const seeds = Math.max(1, ...summaries.map((s) => s.runs.length));
+  const swept = summaries[0]?.group.configuration.swept.map(([flag]) => flag) ?? [];
+  const header = [
+    "variant",
+    ...swept,
+    seeds > 1 ? `final test loss, median [min–max] of ${seeds} seeds` : "final test loss",
+    seeds > 1 ? "best epoch (median)" : "best epoch",
+    seeds > 1 ? "best test loss (median)" : "best test loss",
+    "training time",
+  ];
+  const rows = summaries.map((s) => {
+    let final: string;
+    if (seeds === 1) {
+      const stop = s.runs[0].stopped;
+      final = stop ? `${stop.reason} at epoch ${stop.epoch}` : formatLoss(s.final.median);
+    } else if (s.final.n === 0) {
+      final = `all ${s.runs.length} stopped (${s.runs[0].stopped?.reason})`;
+    } else {
+      const { median, min, max } = s.final;
+      final = `${formatLoss(median)} [${formatLoss(min)}–${formatLoss(max)}]` +
+        (s.stopped ? `, ${s.stopped} stopped` : "");
+    }
+    const best = bestEpoch(s.medianCurve);
+    return [
+      s.group.variant,
+      ...s.group.configuration.swept.map(([, v]) => v),
+      final,
+      best >= 0 ? String(best) : "–",
+      best >= 0 ? formatLoss(s.medianCurve[best]) : "–",
+      `${s.millis.toFixed(0)} ms`,
+    ];
+  });
+  return [header, ...rows];
+}
+
+/** {@link summaryRows} as aligned text lines: names left-aligned, numbers right-aligned. */
+export function summaryTable(summaries: readonly GroupSummary[]): string[] {
+  const rows = summaryRows(summaries);
+  const names = 1 + (summaries[0]?.group.configuration.swept.length ?? 0);
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));
+  return rows.map((row) =>
+    row.map((cell, c) => c < names ? cell.padEnd(widths[c]) : cell.padStart(widths[c])).join("  ").trimEnd()
+  );
+}
+
+/** The JSON form of each group's summary (`--json`'s `groups`). */
+export function groupsJson(summaries: readonly GroupSummary[]): object[] {
+  return summaries.map((s) => ({
+    label: s.group.label,
+    variant: s.group.variant,
+    swept: Object.fromEntries(s.group.configuration.swept),
+    seeds: s.runs.map((r) => r.seed),
+    final_test_loss: s.final.n ? s.final : null,
+    stopped: s.stopped,
+    median_test_loss: s.medianCurve,
+    training_ms: s.millis,
+  }));
+}
