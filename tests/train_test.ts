@@ -166,6 +166,20 @@ const BAD_FLAGS: [string[], RegExp][] = [
   ],
   [["--hidden", "4096", "--layers", "64"], /^train: .* needs 16\.\d GiB; WebAssembly memory holds at most 4 GiB/],
   [["--out", ""], /^train: --out must name a directory/],
+  [["--lr", "0.01,abc"], /^train: --lr must be a number > 0, got "abc"/],
+  [["--lr", "0.01,"], /^train: --lr must be a number > 0, got ""/],
+  [["--hidden", "10,10"], /^train: --hidden lists 10 twice/],
+  [["--activation", "tanh,gelu"], /^train: --activation must be one of tanh, sigmoid, relu, got "gelu"/],
+  [["--momentum", "0.5,2"], /^train: --momentum must be a number from 0 to 1, got "2"/],
+  [["--batch-size", "64,1"], /^train: BN needs at least 2 rows per batch in training/],
+  [["--seeds", "0"], /^train: --seeds must be a whole number from 1 to 10000/],
+  [["--seed", "4294967295", "--seeds", "2"], /^train: --seed 4294967295 with --seeds 2 runs past seed 4294967295/],
+  [["--max-runs", "2"], /^train: 3 runs \(1 configuration × 1 seed × 3 variants\) is more than --max-runs 2/],
+  [
+    ["--lr", "0.01,0.02,0.03", "--hidden", "5,6,7", "--seeds", "3"],
+    /^train: 81 runs \(9 configurations × 3 seeds × 3 variants\) is more than --max-runs 64; shorten the lists/,
+  ],
+  [["--diagnostics", "--no-diagnostics"], /^train: --diagnostics and --no-diagnostics contradict/],
   [["--out", "/elsewhere/x"], /^train: --out \/elsewhere\/x: this task may write only under/],
 ];
 
