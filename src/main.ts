@@ -80,6 +80,19 @@ function timestamp(): string {
   return new Date().toISOString().replace(/:/g, "-").replace(/\.\d+Z$/, "Z");
 }
 
+/** `base`, or `base-2`, `base-3`, … when runs started within the same second already took it. */
+async function freshRunDir(base: string): Promise<string> {
+  for (let k = 1;; k++) {
+    const dir = k === 1 ? base : `${base}-${k}`;
+    try {
+      await Deno.stat(dir);
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotCapable) return dir;
+      throw err;
+    }
+  }
+}
+
 /** Refuses an output directory that cannot be written, or that holds files (unless --force). */
 async function checkOutDir(out: string, force: boolean): Promise<void> {
   const write = await Deno.permissions.query({ name: "write", path: out });
@@ -228,7 +241,7 @@ export function modelFileName(group: Group): string {
 }
 
 async function run(opts: TrainOptions): Promise<number> {
-  const out = opts.out ?? `runs/${timestamp()}`;
+  const out = opts.out ?? await freshRunDir(`runs/${timestamp()}`);
   await checkOutDir(out, opts.force);
   const trainSize = TRAIN_SIZE, testSize = TEST_SIZE;
   const configs = configurations(opts.grid, baseConfig(opts));
