@@ -229,7 +229,9 @@ export function gradNormsSpec(series: readonly DiagnosedSeries[]): TopLevelSpec 
         .filter((v) => v.norm > 0) // a log scale has no place for an exact zero
     )
   );
-  const weights = series[0]?.diagnostics.weights ?? [];
+  // Groups of a --layers sweep have different weights: every name once, in network order.
+  const weights = [...new Set(series.flatMap((s) => s.diagnostics.weights))]
+    .sort((a, b) => weightOrder(a) - weightOrder(b));
   return {
     $schema: SCHEMA,
     title: {
@@ -254,6 +256,11 @@ export function gradNormsSpec(series: readonly DiagnosedSeries[]): TopLevelSpec 
       },
     },
   };
+}
+
+/** fc0.weight … fcN.weight, then predict.weight. */
+function weightOrder(name: string): number {
+  return name.startsWith("fc") ? parseInt(name.slice(2)) : Infinity;
 }
 
 /** Renders a vega-lite spec to an SVG document. */

@@ -148,6 +148,7 @@ function summaryJson(
     momentum: opts.grid.momentum.length > 1 ? opts.grid.momentum : base.momentum,
     seed: opts.seed,
     seeds: opts.seeds,
+    runs: groups(configurations(opts.grid, base), opts.variants).length * opts.seeds,
     threads,
   };
   return JSON.stringify({
