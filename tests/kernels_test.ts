@@ -198,3 +198,48 @@ Deno.test("sum_squares is Σx² in f64 at every tail length, and counts what cou
     arena.release(mark);
   }
 });
+
+Deno.test("the three products match an f64 reference at sizes that cross every tile, panel and k block", () => {
+  // K > 2 k-blocks with a tail, N past several column panels with a 5-column tail, M leaving a
+  // 4-row and a 1-row remainder after the 6-row strips; and one small product (no packing).
+  for (const [M, N, K] of [[29, 1029, 517], [11, 13, 7]]) {
+    const mark = arena.mark();
+    try {
+      const r = testRandom(M + N + K);
+      const a = r.array(M * K, -1, 1), b = r.array(N * K, -1, 1), bias = r.array(N, -1, 1);
+      const c0 = r.array(M * N, -1, 1);
+      const A = arena.f32([M, K]).set(a), B = arena.f32([N, K]).set(b), At = arena.f32([K, M]), Bt = arena.f32([K, N]);
+      At.f32.forEach((_, i, v) => v[i] = A.f32[(i % M) * K + Math.floor(i / M)]);
+      Bt.f32.forEach((_, i, v) => v[i] = B.f32[(i % N) * K + Math.floor(i / N)]);
+      const nt = arena.f32([M, N]), nn = arena.f32([M, N]).set(c0), tn = arena.f32([M, N]).set(c0);
+      matmul_nt(nt, A, B, arena.f32([N]).set(bias), arena.f32([K * N]));
+      matmul_nn_add(nn, A, Bt);
+      matmul_tn_add(tn, At, Bt);
+      let worst = 0;
+      for (let i = 0; i < M; i++) {
+        for (let j = 0; j < N; j++) {
+          let dot = 0, mag = 0;
+          for (let k = 0; k < K; k++) {
+            const p = A.f32[i * K + k] * B.f32[j * K + k];
+            dot += p;
+            mag += Math.abs(p);
+          }
+          // f32 sums of K products, each step one FMA rounding: |error| ≤ K·2⁻²⁴·Σ|a·b| (+ the start value's).
+          const c = Math.fround(c0[i * N + j]), bj = Math.fround(bias[j]);
+          const tol = K * 2 ** -24 * (mag + 1) + 1e-30;
+          for (
+            const [got, want] of [[nt.f32[i * N + j], dot + bj], [nn.f32[i * N + j], dot + c], [
+              tn.f32[i * N + j],
+              dot + c,
+            ]]
+          ) {
+            worst = Math.max(worst, Math.abs(got - want) / tol);
+          }
+        }
+      }
+      assert.ok(worst <= 1, `${M}×${N}×${K}: worst error ${worst.toFixed(3)} of the bound`);
+    } finally {
+      arena.release(mark);
+    }
+  }
+});

@@ -162,7 +162,7 @@ const BAD_FLAGS: [string[], RegExp][] = [
   [["--max-memory", "lots"], /^train: --max-memory must be a size such as 512M or 2G, got "lots"/],
   [
     ["--max-memory", "100K"],
-    /^train: --hidden 10 × --layers 4 with --batch-size 64 needs .* KiB, more than the 100\.0 KiB allowed by --max-memory/,
+    /^train: --hidden 10 × --layers 4 with --batch-size 64 needs [\d.]+ [KM]iB, more than the 100\.0 KiB allowed by --max-memory/,
   ],
   [["--hidden", "4096", "--layers", "64"], /^train: .* needs 16\.\d GiB; WebAssembly memory holds at most 4 GiB/],
   [["--out", ""], /^train: --out must name a directory/],
