@@ -22,24 +22,35 @@ export const BN_MYBN: i32 = 1;
 @inline function hi64(v: v128): v128 {
   return f64x2.promote_low_f32x4(i32x4.shuffle(v, v, 2, 3, 0, 1));
 }
+/**
+ * The f32 pairs at p and p + 8 promoted to f64x2: two 8-byte loads instead of
+ * a 16-byte load and a shuffle, which keeps the shuffle port (also busy with
+ * the conversions) free in the row loops.
+ */
+// @ts-ignore: decorator
+@inline function lo64At(p: usize): v128 {
+  return f64x2.promote_low_f32x4(v128.load64_zero(p));
+}
+// @ts-ignore: decorator
+@inline function hi64At(p: usize): v128 {
+  return f64x2.promote_low_f32x4(v128.load64_zero(p, 8));
+}
 /** Two f64x2 back to four f32 lanes (one rounding each). */
 // @ts-ignore: decorator
 @inline function to32(lo: v128, hi: v128): v128 {
   return i32x4.shuffle(f32x4.demote_f64x2_zero(lo), f32x4.demote_f64x2_zero(hi), 0, 1, 4, 5);
 }
 
-/** p[0..n) += the four promoted lanes of v, as two f64x2 read-modify-writes. */
-// @ts-ignore: decorator
-@inline function addTo(p: usize, lo: v128, hi: v128): void {
-  v128.store(p, f64x2.add(v128.load(p), lo));
-  v128.store(p, f64x2.add(v128.load(p, 16), hi), 16);
-}
-
-// The row loops below take four columns per step (two f64x2 halves). When C
-// is not a multiple of four, the last step's extra lanes read the next row (or
-// the tensor's padding) into per-column f64 slots past C, which the 32 bytes
-// of padding after every f64 vector absorb; nothing past C is stored into an
-// f32 tensor (storeTail).
+// Loop order. The column statistics are sums down the rows, each column's
+// terms added in row order (so any split of the columns, over threads or
+// blocks, gives the same bits). The rows are taken in chunks of about 16 KiB
+// that stay in L1 while every column block passes over them; within a chunk a
+// block of eight columns keeps four f64x2 sums in registers (four independent
+// add chains), and a block of four columns takes what remains. Between chunks
+// the sums wait in the per-column f64 slots. When C is not a multiple of four,
+// the last block's extra lanes read the next row (or the tensor's padding)
+// into slots past C, which the 32 bytes of padding after every f64 vector
+// absorb; nothing past C is stored into an f32 tensor (storeTail).
 
 /**
  * Zeroes `bytes` (a multiple of 16) at p with vector stores: for the few
@@ -57,6 +68,81 @@ export const BN_MYBN: i32 = 1;
   return (C + 3) & ~3;
 }
 
+/** Rows per chunk: about 16 KiB of one tensor, at least 8 rows. */
+// @ts-ignore: decorator
+@inline function chunkRows(rowBytes: usize): i32 {
+  return max(8, <i32>(16384 / rowBytes));
+}
+
+/** x̂ for the f64 pair `lo` (or hi) of four columns: (x − mean)·rstd, mean and rstd at slot p. */
+// @ts-ignore: decorator
+@inline function xhat(x: v128, mean: usize, rstd: usize): v128 {
+  return f64x2.mul(f64x2.sub(x, v128.load(mean)), v128.load(rstd));
+}
+
+/**
+ * Σ over rows [n0, n1) of columns [c, c+4·G) into the f64 slots at `acc`, G = 1
+ * or 2 four-column groups. `kind` 0 adds x (the mean's sum); 1 adds (x − mean)²
+ * with the mean at `mean` (the variance's sum).
+ */
+// @ts-ignore: decorator
+@inline function columnSums(
+  acc: usize, mean: usize, x: usize, rowBytes: usize, n0: i32, n1: i32, G: i32, kind: i32,
+): void {
+  let a0 = v128.load(acc), a1 = v128.load(acc, 16);
+  let a2 = G == 2 ? v128.load(acc, 32) : a0, a3 = G == 2 ? v128.load(acc, 48) : a1;
+  let p = x + <usize>n0 * rowBytes;
+  for (let n = n0; n < n1; n++) {
+    let l0 = lo64At(p), h0 = hi64At(p);
+    if (kind == 1) {
+      l0 = f64x2.sub(l0, v128.load(mean));
+      h0 = f64x2.sub(h0, v128.load(mean, 16));
+      l0 = f64x2.mul(l0, l0);
+      h0 = f64x2.mul(h0, h0);
+    }
+    a0 = f64x2.add(a0, l0);
+    a1 = f64x2.add(a1, h0);
+    if (G == 2) {
+      let l1 = lo64At(p + 16), h1 = hi64At(p + 16);
+      if (kind == 1) {
+        l1 = f64x2.sub(l1, v128.load(mean, 32));
+        h1 = f64x2.sub(h1, v128.load(mean, 48));
+        l1 = f64x2.mul(l1, l1);
+        h1 = f64x2.mul(h1, h1);
+      }
+      a2 = f64x2.add(a2, l1);
+      a3 = f64x2.add(a3, h1);
+    }
+    p += rowBytes;
+  }
+  v128.store(acc, a0);
+  v128.store(acc, a1, 16);
+  if (G == 2) {
+    v128.store(acc, a2, 32);
+    v128.store(acc, a3, 48);
+  }
+}
+
+/** {@link columnSums} over all rows and columns [c0, c1): chunks of rows, blocks of 8 then 4 columns. */
+// @ts-ignore: decorator
+@inline function allColumnSums(
+  acc: usize, mean: usize, x: usize, N: i32, C: i32, c0: i32, c1: i32, kind: i32,
+): void {
+  const rowBytes = <usize>C << 2;
+  const R = chunkRows(rowBytes);
+  const cEnd = padded(c1);
+  for (let n0 = 0; n0 < N; n0 += R) {
+    const n1 = min(n0 + R, N);
+    let c = c0;
+    for (; c + 8 <= cEnd; c += 8) {
+      columnSums(acc + (<usize>c << 3), mean + (<usize>c << 3), x + (<usize>c << 2), rowBytes, n0, n1, 2, kind);
+    }
+    if (c < cEnd) {
+      columnSums(acc + (<usize>c << 3), mean + (<usize>c << 3), x + (<usize>c << 2), rowBytes, n0, n1, 1, kind);
+    }
+  }
+}
+
 /**
  * Training-mode forward of columns [c0, c1) (c0 a multiple of 4; threads
  * split by columns, whose statistics are independent). Writes y, the f64
@@ -72,29 +158,14 @@ export function batchnorm_forward(
   const slots = <usize>(padded(c1) - c0) << 3;
   zero(mean + (<usize>c0 << 3), slots);
   zero(rstd + (<usize>c0 << 3), slots);
-  for (let n = 0; n < N; n++) {
-    const row = x + <usize>n * rowBytes;
-    for (let c = c0; c < c1; c += 4) {
-      const v = v128.load(row + (<usize>c << 2));
-      addTo(mean + (<usize>c << 3), lo64(v), hi64(v));
-    }
-  }
+  allColumnSums(mean, 0, x, N, C, c0, c1, 0);
   const invN = f64x2.splat(1.0 / <f64>N);
   for (let c = c0; c < padded(c1); c += 2) {
     const p = mean + (<usize>c << 3);
     v128.store(p, f64x2.mul(v128.load(p), invN));
   }
   // rstd holds Σ(x − mean)² until it is turned into 1/sqrt(var + eps) below.
-  for (let n = 0; n < N; n++) {
-    const row = x + <usize>n * rowBytes;
-    for (let c = c0; c < c1; c += 4) {
-      const v = v128.load(row + (<usize>c << 2));
-      const m = mean + (<usize>c << 3);
-      const d0 = f64x2.sub(lo64(v), v128.load(m));
-      const d1 = f64x2.sub(hi64(v), v128.load(m, 16));
-      addTo(rstd + (<usize>c << 3), f64x2.mul(d0, d0), f64x2.mul(d1, d1));
-    }
-  }
+  allColumnSums(rstd, mean, x, N, C, c0, c1, 1);
   for (let c = c0; c < c1; c++) {
     const m = load<f64>(mean + (<usize>c << 3));
     const ss = load<f64>(rstd + (<usize>c << 3));
@@ -111,20 +182,71 @@ export function batchnorm_forward(
     }
     store<f64>(rstd + (<usize>c << 3), 1.0 / Math.sqrt(varBiased + eps));
   }
-  for (let n = 0; n < N; n++) {
-    const xRow = x + <usize>n * rowBytes;
-    const yRow = y + <usize>n * rowBytes;
+  // y = γ·x̂ + β, four columns at a time with their statistics and γ, β in registers.
+  const R = chunkRows(rowBytes);
+  for (let n0 = 0; n0 < N; n0 += R) {
+    const n1 = min(n0 + R, N);
     for (let c = c0; c < c1; c += 4) {
       const o4 = <usize>c << 2;
       const o8 = <usize>c << 3;
-      const v = v128.load(xRow + o4);
+      const m0 = v128.load(mean + o8), m1 = v128.load(mean + o8, 16);
+      const r0 = v128.load(rstd + o8), r1 = v128.load(rstd + o8, 16);
       const g = v128.load(gamma + o4), b = v128.load(beta + o4);
-      const h0 = f64x2.mul(f64x2.sub(lo64(v), v128.load(mean + o8)), v128.load(rstd + o8));
-      const h1 = f64x2.mul(f64x2.sub(hi64(v), v128.load(mean + o8, 16)), v128.load(rstd + o8, 16));
-      const y0 = f64x2.relaxed_madd(lo64(g), h0, lo64(b));
-      const y1 = f64x2.relaxed_madd(hi64(g), h1, hi64(b));
-      storeTail(yRow + o4, to32(y0, y1), c1 - c);
+      const g0 = lo64(g), g1 = hi64(g), b0 = lo64(b), b1 = hi64(b);
+      const rest = c1 - c;
+      let px = x + <usize>n0 * rowBytes + o4, py = y + <usize>n0 * rowBytes + o4;
+      for (let n = n0; n < n1; n++) {
+        const h0 = f64x2.mul(f64x2.sub(lo64At(px), m0), r0);
+        const h1 = f64x2.mul(f64x2.sub(hi64At(px), m1), r1);
+        storeTail(py, to32(f64x2.relaxed_madd(g0, h0, b0), f64x2.relaxed_madd(g1, h1, b1)), rest);
+        px += rowBytes;
+        py += rowBytes;
+      }
     }
+  }
+}
+
+/**
+ * Σdy and Σdy·x̂ over rows [n0, n1) of columns [c, c+4·G), G = 1 or 2
+ * four-column groups, into the f64 slots at sdy and sdyx: 4·G independent
+ * chains of adds (one group alone is bound by the add latency).
+ */
+// @ts-ignore: decorator
+@inline function gradientSums(
+  sdy: usize, sdyx: usize, mean: usize, rstd: usize, x: usize, dy: usize, rowBytes: usize, n0: i32, n1: i32,
+  G: i32,
+): void {
+  let s0 = v128.load(sdy), s1 = v128.load(sdy, 16);
+  let t0 = v128.load(sdyx), t1 = v128.load(sdyx, 16);
+  let s2 = G == 2 ? v128.load(sdy, 32) : s0, s3 = G == 2 ? v128.load(sdy, 48) : s1;
+  let t2 = G == 2 ? v128.load(sdyx, 32) : t0, t3 = G == 2 ? v128.load(sdyx, 48) : t1;
+  const off = <usize>n0 * rowBytes;
+  let px = x + off, pg = dy + off;
+  for (let n = n0; n < n1; n++) {
+    const g0 = lo64At(pg), g1 = hi64At(pg);
+    s0 = f64x2.add(s0, g0);
+    s1 = f64x2.add(s1, g1);
+    t0 = f64x2.add(t0, f64x2.mul(g0, xhat(lo64At(px), mean, rstd)));
+    t1 = f64x2.add(t1, f64x2.mul(g1, xhat(hi64At(px), mean + 16, rstd + 16)));
+    if (G == 2) {
+      const g2 = lo64At(pg + 16), g3 = hi64At(pg + 16);
+      s2 = f64x2.add(s2, g2);
+      s3 = f64x2.add(s3, g3);
+      t2 = f64x2.add(t2, f64x2.mul(g2, xhat(lo64At(px + 16), mean + 32, rstd + 32)));
+      t3 = f64x2.add(t3, f64x2.mul(g3, xhat(hi64At(px + 16), mean + 48, rstd + 48)));
+    }
+    px += rowBytes;
+    pg += rowBytes;
+  }
+  v128.store(sdy, s0);
+  v128.store(sdy, s1, 16);
+  v128.store(sdyx, t0);
+  v128.store(sdyx, t1, 16);
+  if (G == 2) {
+    v128.store(sdy, s2, 32);
+    v128.store(sdy, s3, 48);
+    v128.store(sdyx, t2, 32);
+    v128.store(sdyx, t3, 48);
   }
 }
 
@@ -147,18 +269,17 @@ export function batchnorm_backward(
   const slots = <usize>(padded(c1) - c0) << 3;
   zero(sdy + (<usize>c0 << 3), slots);
   zero(sdyx + (<usize>c0 << 3), slots);
-  for (let n = 0; n < N; n++) {
-    const xRow = x + <usize>n * rowBytes;
-    const dyRow = dy + <usize>n * rowBytes;
-    for (let c = c0; c < c1; c += 4) {
-      const o4 = <usize>c << 2;
-      const o8 = <usize>c << 3;
-      const v = v128.load(xRow + o4), g = v128.load(dyRow + o4);
-      const g0 = lo64(g), g1 = hi64(g);
-      const h0 = f64x2.mul(f64x2.sub(lo64(v), v128.load(mean + o8)), v128.load(rstd + o8));
-      const h1 = f64x2.mul(f64x2.sub(hi64(v), v128.load(mean + o8, 16)), v128.load(rstd + o8, 16));
-      addTo(sdy + o8, g0, g1);
-      addTo(sdyx + o8, f64x2.mul(g0, h0), f64x2.mul(g1, h1));
+  const R = chunkRows(rowBytes);
+  for (let n0 = 0; n0 < N; n0 += R) {
+    const n1 = min(n0 + R, N);
+    let c = c0;
+    for (; c + 8 <= padded(c1); c += 8) {
+      const o4 = <usize>c << 2, o8 = <usize>c << 3;
+      gradientSums(sdy + o8, sdyx + o8, mean + o8, rstd + o8, x + o4, dy + o4, rowBytes, n0, n1, 2);
+    }
+    if (c < c1) {
+      const o4 = <usize>c << 2, o8 = <usize>c << 3;
+      gradientSums(sdy + o8, sdyx + o8, mean + o8, rstd + o8, x + o4, dy + o4, rowBytes, n0, n1, 1);
     }
   }
   for (let c = c0; c < c1; c++) {
@@ -169,26 +290,33 @@ export function batchnorm_backward(
   }
   const nf = f64x2.splat(<f64>N);
   const invN = f64x2.splat(1.0 / <f64>N);
-  for (let n = 0; n < N; n++) {
-    const xRow = x + <usize>n * rowBytes;
-    const dyRow = dy + <usize>n * rowBytes;
-    const dxRow = dx + <usize>n * rowBytes;
+  for (let n0 = 0; n0 < N; n0 += R) {
+    const n1 = min(n0 + R, N);
     for (let c = c0; c < c1; c += 4) {
       const o4 = <usize>c << 2;
       const o8 = <usize>c << 3;
-      const v = v128.load(xRow + o4), g = v128.load(dyRow + o4), gm = v128.load(gamma + o4);
+      const gm = v128.load(gamma + o4);
+      const m0 = v128.load(mean + o8), m1 = v128.load(mean + o8, 16);
       const r0 = v128.load(rstd + o8), r1 = v128.load(rstd + o8, 16);
-      const h0 = f64x2.mul(f64x2.sub(lo64(v), v128.load(mean + o8)), r0);
-      const h1 = f64x2.mul(f64x2.sub(hi64(v), v128.load(mean + o8, 16)), r1);
-      // N·dy − Σdy − x̂·Σdy·x̂, then × γ·rstd/N
-      const t0 = f64x2.sub(f64x2.sub(f64x2.mul(nf, lo64(g)), v128.load(sdy + o8)), f64x2.mul(h0, v128.load(sdyx + o8)));
-      const t1 = f64x2.sub(
-        f64x2.sub(f64x2.mul(nf, hi64(g)), v128.load(sdy + o8, 16)),
-        f64x2.mul(h1, v128.load(sdyx + o8, 16)),
-      );
-      const d0 = f64x2.mul(f64x2.mul(f64x2.mul(lo64(gm), r0), invN), t0);
-      const d1 = f64x2.mul(f64x2.mul(f64x2.mul(hi64(gm), r1), invN), t1);
-      storeTail(dxRow + o4, f32x4.add(v128.load(dxRow + o4), to32(d0, d1)), c1 - c);
+      const s0 = v128.load(sdy + o8), s1 = v128.load(sdy + o8, 16);
+      const t0 = v128.load(sdyx + o8), t1 = v128.load(sdyx + o8, 16);
+      // γ·rstd/N, as ((γ·rstd)·(1/N))
+      const k0 = f64x2.mul(f64x2.mul(lo64(gm), r0), invN);
+      const k1 = f64x2.mul(f64x2.mul(hi64(gm), r1), invN);
+      const rest = c1 - c;
+      const off = <usize>n0 * rowBytes + o4;
+      let px = x + off, pg = dy + off, pd = dx + off;
+      for (let n = n0; n < n1; n++) {
+        const h0 = f64x2.mul(f64x2.sub(lo64At(px), m0), r0);
+        const h1 = f64x2.mul(f64x2.sub(hi64At(px), m1), r1);
+        // N·dy − Σdy − x̂·Σdy·x̂, then × γ·rstd/N
+        const u0 = f64x2.sub(f64x2.sub(f64x2.mul(nf, lo64At(pg)), s0), f64x2.mul(h0, t0));
+        const u1 = f64x2.sub(f64x2.sub(f64x2.mul(nf, hi64At(pg)), s1), f64x2.mul(h1, t1));
+        storeTail(pd, f32x4.add(v128.load(pd), to32(f64x2.mul(k0, u0), f64x2.mul(k1, u1))), rest);
+        px += rowBytes;
+        pg += rowBytes;
+        pd += rowBytes;
+      }
     }
   }
 }
