@@ -254,7 +254,7 @@ export function batchnorm_forward(
  * Training-mode backward of columns [c0, c1) (c0 a multiple of 4), autograd
  * through the batch mean and variance:
  *   dβ += Σ dy,  dγ += Σ dy·x̂,
- *   dx += γ·rstd/N · (N·dy − Σdy − x̂·Σ(dy·x̂)).
+ *   dx  = γ·rstd/N · (N·dy − Σdy − x̂·Σ(dy·x̂))   (written, not accumulated).
  * `sums` is caller-provided f64 scratch of 2·⌈C/4⌉·4 values.
  */
 export function batchnorm_backward(
@@ -312,7 +312,7 @@ export function batchnorm_backward(
         // N·dy − Σdy − x̂·Σdy·x̂, then × γ·rstd/N
         const u0 = f64x2.sub(f64x2.sub(f64x2.mul(nf, lo64At(pg)), s0), f64x2.mul(h0, t0));
         const u1 = f64x2.sub(f64x2.sub(f64x2.mul(nf, hi64At(pg)), s1), f64x2.mul(h1, t1));
-        storeTail(pd, f32x4.add(v128.load(pd), to32(f64x2.mul(k0, u0), f64x2.mul(k1, u1))), rest);
+        storeTail(pd, to32(f64x2.mul(k0, u0), f64x2.mul(k1, u1)), rest);
         px += rowBytes;
         pg += rowBytes;
         pd += rowBytes;
@@ -364,7 +364,7 @@ export function batchnorm_eval_forward(
 
 /**
  * Eval-mode backward: the statistics are constants, so
- * dx += dy·γ·rstd,  dγ += Σ dy·x̂,  dβ += Σ dy  (sums in f64).
+ * dx = dy·γ·rstd,  dγ += Σ dy·x̂,  dβ += Σ dy  (sums in f64).
  */
 export function batchnorm_eval_backward(
   dx: usize, dgamma: usize, dbeta: usize,
@@ -383,7 +383,7 @@ export function batchnorm_eval_backward(
       const g = <f64>load<f32>(dy + off);
       sdy += g;
       sdyx += g * (<f64>load<f32>(x + off) - m) * r;
-      store<f32>(dx + off, load<f32>(dx + off) + <f32>(g * scale));
+      store<f32>(dx + off, <f32>(g * scale));
     }
     store<f32>(dbeta + o4, load<f32>(dbeta + o4) + <f32>sdy);
     store<f32>(dgamma + o4, load<f32>(dgamma + o4) + <f32>sdyx);

@@ -22,12 +22,12 @@ export function linear_forward(
   gemm_rows(y, x, inF, 1, weightT, bias, scratch, outF, inF, 0, i0, i1);
 }
 
-/** Rows [i0, i1) of dx[N,in] += dy[N,out]·W. */
+/** Rows [i0, i1) of dx[N,in] = dy[N,out]·W (written: an input gradient has one producer). */
 export function linear_backward_input(
   dx: usize, dy: usize, weight: usize, scratch: usize,
   inF: i32, outF: i32, i0: i32, i1: i32,
 ): void {
-  gemm_rows(dx, dy, outF, 1, weight, 0, scratch, inF, outF, 1, i0, i1);
+  gemm_rows(dx, dy, outF, 1, weight, 0, scratch, inF, outF, 0, i0, i1);
 }
 
 /**

@@ -11,11 +11,11 @@ export function mse_forward(pred: usize, target: usize, n: i32): f64 {
   return sum / <f64>n;
 }
 
-/** dpred += 2·(pred − target)/n. */
+/** dpred = 2·(pred − target)/n. */
 export function mse_backward(dpred: usize, pred: usize, target: usize, n: i32): void {
   const scale = <f32>(2.0 / <f64>n);
   for (let i = 0; i < n; i++) {
     const o = <usize>i << 2;
-    store<f32>(dpred + o, load<f32>(dpred + o) + (load<f32>(pred + o) - load<f32>(target + o)) * scale);
+    store<f32>(dpred + o, (load<f32>(pred + o) - load<f32>(target + o)) * scale);
   }
 }

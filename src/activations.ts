@@ -1,6 +1,7 @@
 /**
  * Typed wrappers of `kernels/activations.ts`: element-wise tanh, sigmoid and
- * relu. Backward passes read the forward output `y` and accumulate into `dx`.
+ * relu. Backward passes read the forward output `y` and write `dx` (an
+ * activation gradient has one producer; only parameter gradients accumulate).
  *
  * @example
  * ```ts
@@ -34,7 +35,7 @@ export function tanh_forward(y: Tensor, x: Tensor): void {
   else k.tanh_forward(y.ptr, x.ptr, 0, x.size);
 }
 
-/** dx += dy·(1 − y²). */
+/** dx = dy·(1 − y²). */
 export function tanh_backward(dx: Tensor, dy: Tensor, y: Tensor): void {
   expectSameShape("tanh_backward dx", dx, y);
   expectSameShape("tanh_backward dy", dy, y);
@@ -49,7 +50,7 @@ export function sigmoid_forward(y: Tensor, x: Tensor): void {
   else k.sigmoid_forward(y.ptr, x.ptr, 0, x.size);
 }
 
-/** dx += dy·y·(1 − y). */
+/** dx = dy·y·(1 − y). */
 export function sigmoid_backward(dx: Tensor, dy: Tensor, y: Tensor): void {
   expectSameShape("sigmoid_backward dx", dx, y);
   expectSameShape("sigmoid_backward dy", dy, y);
@@ -64,7 +65,7 @@ export function relu_forward(y: Tensor, x: Tensor): void {
   else k.relu_forward(y.ptr, x.ptr, 0, x.size);
 }
 
-/** dx += dy where y > 0 (the gradient at 0 is 0, as in PyTorch). */
+/** dx = dy where y > 0, else 0 (the gradient at 0 is 0, as in PyTorch). */
 export function relu_backward(dx: Tensor, dy: Tensor, y: Tensor): void {
   expectSameShape("relu_backward dx", dx, y);
   expectSameShape("relu_backward dy", dy, y);
@@ -79,7 +80,7 @@ export function activation_forward(act: Activation, y: Tensor, x: Tensor): void 
   FORWARD[act](y, x);
 }
 
-/** dx += dy·act'(x), computed from the forward output y. */
+/** dx = dy·act'(x), computed from the forward output y. */
 export function activation_backward(act: Activation, dx: Tensor, dy: Tensor, y: Tensor): void {
   BACKWARD[act](dx, dy, y);
 }

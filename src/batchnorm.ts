@@ -118,7 +118,7 @@ export function batchnorm_forward(
 
 /**
  * Training-mode backward (through the batch statistics): accumulates
- * dβ += Σdy, dγ += Σdy·x̂, dx += γ·rstd/N·(N·dy − Σdy − x̂·Σdy·x̂).
+ * dβ += Σdy, dγ += Σdy·x̂ and writes dx = γ·rstd/N·(N·dy − Σdy − x̂·Σdy·x̂).
  * `sums` is f64 scratch of {@link batchnormSumsLength}(C) values.
  */
 export function batchnorm_backward(
@@ -194,7 +194,7 @@ export function batchnorm_eval_forward(
   k.batchnorm_eval_forward(y.ptr, x.ptr, gamma.ptr, beta.ptr, runningMean.ptr, runningVar.ptr, N, C, eps);
 }
 
-/** Eval-mode backward: dx += dy·γ·rstd, dγ += Σdy·x̂, dβ += Σdy. */
+/** Eval-mode backward: dx = dy·γ·rstd, dγ += Σdy·x̂, dβ += Σdy. */
 export function batchnorm_eval_backward(
   dx: Tensor,
   dgamma: Tensor,

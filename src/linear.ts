@@ -39,7 +39,8 @@ export function linear_forward(y: Tensor, x: Tensor, weight: Tensor, bias: Tenso
 }
 
 /**
- * Accumulates dx += dy·W, dweight += dyᵀ·x, dbias += Σ_n dy. Pass `dx = null`
+ * Writes dx = dy·W and accumulates dweight += dyᵀ·x, dbias += Σ_n dy (an
+ * input gradient has one producer; parameter gradients add up). Pass `dx = null`
  * when the input needs no gradient, `dbias = null` for a layer without bias.
  * Large products are split by rows over the thread pool.
  */

@@ -22,7 +22,7 @@ export function mse_forward(pred: Tensor, target: Tensor): number {
   return k.mse_forward(pred.ptr, target.ptr, pred.size);
 }
 
-/** dpred += 2·(pred − target)/numel. */
+/** dpred = 2·(pred − target)/numel. */
 export function mse_backward(dpred: Tensor, pred: Tensor, target: Tensor): void {
   expectSameShape("mse_backward target", target, pred);
   expectSameShape("mse_backward dpred", dpred, pred);

@@ -19,7 +19,7 @@ import { batchnorm_forward, type BnSemantics } from "./batchnorm.ts";
 import { fitSpec, gradNormsSpec, layerHistogramsSpec, renderSvg, testLossSpec, trainingDataSpec } from "./charts.ts";
 import { encodeModel } from "./checkpoint.ts";
 import { gradNormsCsv, histogramsCsv, lossesCsv, predictionsCsv } from "./csv.ts";
-import { notebookData, TEST_SIZE, TRAIN_SIZE } from "./data.ts";
+import { notebookData, type Samples, TEST_SIZE, TRAIN_SIZE } from "./data.ts";
 import { type Diagnostics, LayerRecorder } from "./diagnostics.ts";
 import { writeFileAtomic } from "./files.ts";
 import { gemmScratchBytes } from "./matmul.ts";
@@ -272,6 +272,9 @@ async function run(opts: TrainOptions): Promise<number> {
   const say = opts.json ? () => {} : (line = "") => console.log(line);
 
   say(counted);
+  if (opts.diagnostics === null && !diagnose) {
+    say(`(no per-layer diagnostics for ${groupList.length} groups, more than ${MAX_DIAGNOSED_GROUPS}: add --diagnostics)`);
+  }
   say("BN sanity check: x = [[1, 2], [3, 4], [5, 6]], training mode, γ = 1, β = 0");
   for (const semantics of ["mybn", "torch"] as const) {
     const y = bnSanityCheck(semantics, opts.grid.momentum[0]).map((row) =>
@@ -302,13 +305,12 @@ async function run(opts: TrainOptions): Promise<number> {
   await Deno.mkdir(out, { recursive: true });
   const runs: Run[] = [];
   const models: string[] = [];
-  const key = (group: Group, seed: number) => ({ variant: group.variant, swept: group.configuration.swept, seed });
   // losses.csv is rewritten (through a temporary file) after every epoch, so
   // an interrupted or diverged run keeps every epoch it completed.
   const saveLosses = (current?: TrainResult & { group: Group; seed: number }) =>
     writeFileAtomic(
       `${out}/losses.csv`,
-      lossesCsv([...runs, ...(current ? [current] : [])].map((r) => ({ ...r, ...key(r.group, r.seed) }))),
+      lossesCsv([...runs, ...(current ? [current] : [])].map((r) => ({ ...r, swept: r.group.configuration.swept }))),
     );
 
   let signal: "SIGINT" | "SIGTERM" | null = null;
@@ -330,13 +332,11 @@ async function run(opts: TrainOptions): Promise<number> {
         const r = await trainVariant(group.variant, data.get(seed)!, config, {
           ...recorder?.hooks(),
           onEpoch: (partial) => saveLosses({ ...partial, group, seed }),
-          onProgress: (epoch, step, steps, rate, testLoss) =>
-            progress.show(
-              `run ${runs.length + 1}/${runCount}, ${name}: epoch ${
-                epoch + 1
-              }/${config.epochs}, step ${step}/${steps}, ` +
-                `test loss ${formatLoss(testLoss)}, ${rate.toFixed(0)} steps/s`,
-            ),
+          onProgress: (epoch, step, steps, rate, testLoss) => {
+            const where = `epoch ${epoch + 1}/${config.epochs}, step ${step}/${steps}`;
+            const how = `test loss ${formatLoss(testLoss)}, ${rate.toFixed(0)} steps/s`;
+            progress.show(`run ${runs.length + 1}/${runCount}, ${name}: ${where}, ${how}`);
+          },
           stopRequested: () => signal,
           onTrained: async (net) => {
             if (!first) return;
@@ -382,19 +382,46 @@ async function run(opts: TrainOptions): Promise<number> {
 
   say("");
   for (const line of summaryTable(summaries)) say(line);
-  const firstData = data.get(seeds[0])!;
-  // The fitted curves and diagnostics are the first seed's, of the groups that completed it.
-  const firstRuns = runs.filter((r) => r.seed === seeds[0]);
-  const fitted = firstRuns.filter((r) => r.stopped === null).map((r) => ({
+  const written = await writeOutputs(out, data.get(seeds[0])!, runs, summaries, models, {
+    title: `bnlab: ${opts.variants.join(", ")} on y = x² + N(0, 1)`,
+    configuration: reportConfiguration(opts, threads, counted),
+    logY: opts.logY,
+  });
+  say(`\nWrote ${out}/: ${written.join(", ")}`);
+  if (opts.json) console.log(summaryJson(out, opts, threads, runs, summaries));
+  return runs.some((r) => r.stopped) ? EXIT.diverged : 0;
+}
+
+/**
+ * Writes everything but losses.csv and the model files (already written as
+ * the runs went): predictions, diagnostics CSVs, each chart as SVG and
+ * vega-lite spec, then index.html; returns the names of all the run's files.
+ * The fitted curves and diagnostics are the first seed's (`firstData`), of
+ * the groups that completed it.
+ */
+async function writeOutputs(
+  out: string,
+  firstData: { train: Samples; test: Samples },
+  runs: readonly Run[],
+  summaries: readonly GroupSummary[],
+  models: readonly string[],
+  report: { title: string; configuration: [string, string][]; logY: boolean },
+): Promise<string[]> {
+  const firstSeed = runs[0]?.seed;
+  const firstRuns = runs.filter((r) => r.seed === firstSeed);
+  const fitted = firstRuns.filter((r) => r.stopped === null)
+    .map((r) => ({ label: r.group.label, predictions: r.predictions }));
+  const diagnosed = firstRuns.filter((r) => r.diagnostics !== null).map((r) => ({
+    variant: r.variant,
+    swept: r.group.configuration.swept,
+    seed: r.seed,
     label: r.group.label,
-    predictions: r.predictions,
+    diagnostics: r.diagnostics!,
   }));
-  const diagnosed = firstRuns.filter((r) => r.diagnostics !== null)
-    .map((r) => ({ ...key(r.group, r.seed), label: r.group.label, diagnostics: r.diagnostics! }));
   const files: [string, string][] = [["predictions.csv", predictionsCsv(firstData.test.x, firstData.test.y, fitted)]];
   const charts: [string, TopLevelSpec][] = [
     ["training-data", trainingDataSpec(firstData.train, firstData.test)],
-    ["test-loss", testLossSpec(summaries.map((s) => ({ label: s.group.label, runs: s.runs })), opts.logY)],
+    ["test-loss", testLossSpec(summaries.map((s) => ({ label: s.group.label, runs: s.runs })), report.logY)],
     ["fit", fitSpec(firstData.test, fitted)],
   ];
   if (diagnosed.length > 0) {
@@ -408,20 +435,10 @@ async function run(opts: TrainOptions): Promise<number> {
     files.push([`${name}.svg`, svg], [`${name}.vl.json`, JSON.stringify(spec, null, 1) + "\n"]);
   }
   const listed = ["losses.csv", ...files.map(([n]) => n), ...models];
-  files.push([
-    "index.html",
-    reportHtml({
-      title: `bnlab: ${opts.variants.join(", ")} on y = x² + N(0, 1)`,
-      configuration: reportConfiguration(opts, threads, counted),
-      summary: summaryRows(summaries),
-      charts: rendered,
-      files: listed,
-    }),
-  ]);
+  const html = reportHtml({ ...report, summary: summaryRows(summaries), charts: rendered, files: listed });
+  files.push(["index.html", html]);
   for (const [name, text] of files) await writeFileAtomic(`${out}/${name}`, text);
-  say(`\nWrote ${out}/: ${[...listed, "index.html"].join(", ")}`);
-  if (opts.json) console.log(summaryJson(out, opts, threads, runs, summaries));
-  return runs.some((r) => r.stopped) ? EXIT.diverged : 0;
+  return [...listed, "index.html"];
 }
 
 /** A vega-lite spec's title text. */

@@ -10,9 +10,11 @@
  * notebook's MyBN names (`bn0.gamma`, `bn0.beta`, `bn0.moving_mean`,
  * `bn0.moving_var`) are accepted as aliases.
  *
- * Backward passes accumulate (llm.c's convention), so a step starts by zeroing
- * the gradient buffers: two `fill`s, one for the parameters' gradients and one
- * for the activations' gradients.
+ * Parameter gradients accumulate (llm.c's convention), so a step starts by
+ * zeroing them: one `fill` of the flat gradient buffer. Activation gradients
+ * are written, not accumulated: each has exactly one producer (the MSE, an
+ * activation, a BN or the next Linear's input gradient), as in PyTorch's
+ * autograd, which saves a step a fill and a read of every one of them.
  *
  * @example
  * ```ts
@@ -238,7 +240,7 @@ export class Net {
 
     const H = spec.hidden, N = maxBatch, L = spec.layers;
     const bn = spec.bn !== "none";
-    // Activation gradients share one buffer so a step zeroes them with one fill.
+    // Activation gradients, block after block in one buffer.
     const gradRows = L * (bn ? 3 : 2) * H + spec.outputs;
     this.#actGrads = arena.f32([N * gradRows]);
     let g = 0;
@@ -456,10 +458,9 @@ export class Net {
     }
   }
 
-  /** Zeroes the parameter and activation gradients. */
+  /** Zeroes the parameter gradients (the backward writes every activation gradient afresh). */
   zeroGrad(): void {
     this.grads.f32.fill(0);
-    this.#actGrads.f32.fill(0);
   }
 
   /**

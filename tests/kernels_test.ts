@@ -243,3 +243,58 @@ Deno.test("the three products match an f64 reference at sizes that cross every t
     }
   }
 });
+
+Deno.test("backward kernels write activation gradients (whatever dx held) and add to parameter gradients", () => {
+  // Net.zeroGrad zeroes only the parameter gradients; this is the contract that makes that right.
+  const mark = arena.mark();
+  try {
+    const r = testRandom(5);
+    const [N, I, O] = [7, 6, 5];
+    const x = arena.f32([N, I]).set(r.array(N * I, -2, 2)), W = arena.f32([O, I]).set(r.array(O * I, -1, 1));
+    const dy = arena.f32([N, O]).set(r.array(N * O, -1, 1)), y = arena.f32([N, I]).set(r.array(N * I, -0.9, 0.9));
+    const dyIn = arena.f32([N, I]).set(r.array(N * I, -1, 1));
+    const fresh = (shape: number[]) => arena.f32(shape);
+    const stale = (shape: number[]) => arena.f32(shape).set(new Array(shape.reduce((a, b) => a * b)).fill(NaN));
+    const same = (a: Tensor, b: Tensor, what: string) => assert.deepEqual(a.f32, b.f32, what);
+
+    const [dx0, dx1] = [fresh([N, I]), stale([N, I])];
+    const [dW0, dW1] = [fresh([O, I]), arena.f32([O, I]).set(new Array(O * I).fill(1))];
+    const [db0, db1] = [fresh([O]), arena.f32([O]).set(new Array(O).fill(1))];
+    linear_backward(dx0, dW0, db0, dy, x, W);
+    linear_backward(dx1, dW1, db1, dy, x, W);
+    same(dx1, dx0, "linear dx");
+    // Starting the sums at 1 instead of 0 moves each rounding: a few f32 ulps of values below 10.
+    const added = (got: Float32Array, base: Float32Array, what: string) =>
+      got.forEach((v, i) => assert.ok(Math.abs(v - (base[i] + 1)) <= 1e-5, `${what}[${i}]: ${v} vs ${base[i]} + 1`));
+    added(dW1.f32, dW0.f32, "linear dW accumulates");
+    added(db1.f32, db0.f32, "linear db accumulates");
+    for (const act of ACTIVATIONS) {
+      const [a0, a1] = [fresh([N, I]), stale([N, I])];
+      activation_backward(act, a0, dyIn, y);
+      activation_backward(act, a1, dyIn, y);
+      same(a1, a0, `${act} dx`);
+    }
+    const gamma = arena.f32([I]).set(r.array(I, 0.5, 1.5)), beta = arena.f32([I]);
+    const mean = arena.f64([I]), rstd = arena.f64([I]);
+    batchnorm_forward(
+      arena.f32([N, I]),
+      mean,
+      rstd,
+      arena.f32([I]),
+      arena.f32([I]),
+      x,
+      gamma,
+      beta,
+      1e-5,
+      0.5,
+      "torch",
+    );
+    const [b0, b1] = [fresh([N, I]), stale([N, I])];
+    const sums = arena.f64([batchnormSumsLength(I)]);
+    batchnorm_backward(b0, fresh([I]), fresh([I]), sums, dyIn, x, gamma, mean, rstd);
+    batchnorm_backward(b1, fresh([I]), fresh([I]), sums, dyIn, x, gamma, mean, rstd);
+    same(b1, b0, "batchnorm dx");
+  } finally {
+    arena.release(mark);
+  }
+});
