@@ -273,7 +273,9 @@ async function run(opts: TrainOptions): Promise<number> {
 
   say(counted);
   if (opts.diagnostics === null && !diagnose) {
-    say(`(no per-layer diagnostics for ${groupList.length} groups, more than ${MAX_DIAGNOSED_GROUPS}: add --diagnostics)`);
+    say(
+      `(no per-layer diagnostics for ${groupList.length} groups, more than ${MAX_DIAGNOSED_GROUPS}: add --diagnostics)`,
+    );
   }
   say("BN sanity check: x = [[1, 2], [3, 4], [5, 6]], training mode, γ = 1, β = 0");
   for (const semantics of ["mybn", "torch"] as const) {

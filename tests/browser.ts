@@ -102,6 +102,11 @@ export async function openPage(chromium: string, url: string, width = 1280): Pro
     let next = 0;
     const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
     const listeners: ((m: Message) => void)[] = [];
+    // A closed connection fails whatever still waits for an answer.
+    ws.onclose = () => {
+      for (const p of pending.values()) p.reject(new Error("the DevTools connection closed"));
+      pending.clear();
+    };
     ws.onmessage = (e) => {
       const m: Message = JSON.parse(e.data);
       if (m.id !== undefined) {
@@ -113,10 +118,13 @@ export async function openPage(chromium: string, url: string, width = 1280): Pro
     };
     // Commands go to the page's session once attached (flat mode), to the browser before.
     const session: { id?: string } = {};
-    const send = <T>(method: string, params: object = {}): Promise<T> => {
+    const send = <T>(method: string, params: object = {}, to = session.id): Promise<T> => {
       const id = ++next;
-      ws.send(JSON.stringify({ id, method, params, sessionId: session.id }));
-      return new Promise((resolve, reject) => pending.set(id, { resolve: resolve as (v: unknown) => void, reject }));
+      ws.send(JSON.stringify({ id, method, params, sessionId: to }));
+      const answer = new Promise<T>((resolve, reject) =>
+        pending.set(id, { resolve: resolve as (v: unknown) => void, reject })
+      );
+      return within(answer, 30_000, method);
     };
     const { targetId } = await send<{ targetId: string }>("Target.createTarget", { url: "about:blank" });
     session.id = (await send<{ sessionId: string }>("Target.attachToTarget", { targetId, flatten: true })).sessionId;
@@ -141,7 +149,7 @@ export async function openPage(chromium: string, url: string, width = 1280): Pro
     for (const domain of ["Page", "Network", "Runtime", "Log"]) await send(`${domain}.enable`);
     await send("Emulation.setDeviceMetricsOverride", { width, height: 900, deviceScaleFactor: 1, mobile: false });
     await send("Page.navigate", { url });
-    await load;
+    await within(load, 30_000, `loading ${url}`);
 
     return {
       requests,
@@ -168,7 +176,9 @@ export async function openPage(chromium: string, url: string, width = 1280): Pro
         return Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
       },
       async close() {
-        await send("Browser.close").catch(() => {});
+        // Browser.close goes to the browser, not the page's session; the browser may
+        // close the connection before it answers, so its answer is not awaited long.
+        await within(send("Browser.close", {}, undefined), 2_000, "Browser.close").catch(() => {});
         ws.close();
         await cleanup();
       },
@@ -176,6 +186,19 @@ export async function openPage(chromium: string, url: string, width = 1280): Pro
   } catch (err) {
     await cleanup();
     throw err;
+  }
+}
+
+/** `promise`, or a rejection naming `what` after `ms` milliseconds: nothing here waits forever. */
+async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer from chromium in ${ms / 1000} s`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
