@@ -63,7 +63,9 @@ export function trainingDataSpec(train: Samples, test: Samples): TopLevelSpec {
 
 /** A series of the loss chart: a group's runs, one per seed. */
 export interface LossSeries {
+  /** Legend name: a variant, or a group of a sweep. */
   label: string;
+  /** The group's runs, one per seed. */
   runs: readonly { testLoss: readonly number[] }[];
 }
 
@@ -150,7 +152,9 @@ export function fitSpec(
 
 /** A group's diagnostics, as the two diagnostics charts need them. */
 export interface DiagnosedSeries {
+  /** Legend name: a variant, or a group of a sweep. */
   label: string;
+  /** What the first seed's run recorded. */
   diagnostics: Diagnostics;
 }
 

@@ -68,13 +68,17 @@ export const TOL = {
 
 /** The outcome of one fixture case. */
 export interface CaseResult {
+  /** The fixture file the case comes from. */
   file: string;
+  /** The case's name in that file. */
   name: string;
+  /** What was compared, and the worst element. */
   check: CaseCheck;
 }
 
+/** A parsed fixture file: JSON in the schema of the fixtures README, read field by field. */
 // deno-lint-ignore no-explicit-any
-type Json = any;
+export type Json = any;
 
 type Outputs = Record<string, ArrayLike<number> | number>;
 

@@ -14,9 +14,11 @@ import type { Diagnostics } from "./diagnostics.ts";
 
 /** What names a run in the CSV files: its variant, the swept settings' values and its seed. */
 export interface RunKey {
+  /** `mybn`, `torch` or `none`. */
   variant: string;
   /** `[flag, value]` for each swept setting, the same flags in every run of a file. */
   swept?: readonly (readonly [string, string])[];
+  /** The run's seed. */
   seed: number;
 }
 
@@ -57,6 +59,7 @@ export function lossesCsv(runs: readonly LossHistory[]): string {
 
 /** A run's per-layer diagnostics, as the two diagnostics CSVs need them. */
 export interface DiagnosedRun extends RunKey {
+  /** What the run's recorder saw. */
   diagnostics: Diagnostics;
 }
 

@@ -18,7 +18,9 @@ import { Random } from "./random.ts";
 
 /** Inputs and targets as f32, one sample per element. */
 export interface Samples {
+  /** Inputs, one per sample. */
   x: Float32Array;
+  /** Targets, one per sample. */
   y: Float32Array;
 }
 

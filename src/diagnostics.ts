@@ -24,8 +24,11 @@ import type { TrainHooks } from "./train.ts";
 
 /** Equal-width bins over [lo, hi]; the first and last bin also take everything below and above. */
 export interface Bins {
+  /** Lower edge of the first bin. */
   lo: number;
+  /** Upper edge of the last bin. */
   hi: number;
+  /** Number of bins. */
   count: number;
 }
 
@@ -43,9 +46,13 @@ export function postActivationBins(activation: Activation): Bins {
 export interface LayerHistogram {
   /** Epochs of training done (0: the initial network). */
   epoch: number;
+  /** Hidden layer, from 0. */
   layer: number;
+  /** `pre`: the activation's input; `post`: its output. */
   kind: "pre" | "post";
+  /** The bins counted into. */
   bins: Bins;
+  /** Values per bin. */
   counts: number[];
 }
 
@@ -55,6 +62,7 @@ export interface Diagnostics {
   weights: string[];
   /** The epochs with histograms. */
   snapshots: number[];
+  /** Every snapshot's histograms, per layer and kind. */
   histograms: LayerHistogram[];
   /** [epoch][weight]: the mean over the epoch's steps of ‖∇W‖₂. */
   gradNorms: number[][];

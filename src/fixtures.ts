@@ -20,7 +20,9 @@
 
 /** A tensor as the fixtures store it. */
 export interface FixtureTensor {
+  /** Row-major shape. */
   shape: number[];
+  /** The values, flat. */
   data: number[];
 }
 
@@ -48,7 +50,9 @@ export function maxAbs(v: FixtureTensor | number): number {
 
 /** A per-element bound: `|Δ| ≤ atol + rtol·|expected|`. */
 export interface Tolerance {
+  /** Relative tolerance. */
   rtol: number;
+  /** Absolute tolerance. */
   atol: number;
 }
 
@@ -63,7 +67,9 @@ export interface Mismatch {
   tensor: string;
   /** Flat index of the worst element (-1 for a problem with the whole tensor). */
   index: number;
+  /** bnlab's value at the worst element. */
   actual: number;
+  /** The fixture's value there. */
   expected: number;
   /** |actual − expected|. */
   error: number;

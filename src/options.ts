@@ -22,10 +22,13 @@ export class UsageError extends Error {}
 
 /** Everything `deno task train` is told. */
 export interface TrainOptions {
+  /** BN variants to train, in order. */
   variants: BnVariant[];
   /** The values of each sweepable setting (one value each without a sweep). */
   grid: Grid;
+  /** Training epochs. */
   epochs: number;
+  /** Drop each epoch's last, smaller batch. */
   dropLast: boolean;
   /** The first seed. */
   seed: number;
@@ -37,6 +40,7 @@ export interface TrainOptions {
   diagnostics: boolean | null;
   /** Output directory; null means `runs/<timestamp>`. */
   out: string | null;
+  /** Log scale for the test-loss chart. */
   logY: boolean;
   /** Write into an existing non-empty output directory. */
   force: boolean;
@@ -48,6 +52,7 @@ export interface TrainOptions {
   quiet: boolean;
   /** Print the summary as one JSON object on stdout, and nothing else there. */
   json: boolean;
+  /** Show the usage text and exit. */
   help: boolean;
 }
 

@@ -22,17 +22,21 @@
 export interface ReportChart {
   /** File stem, e.g. "test-loss" (the page links `<name>.svg` and `<name>.vl.json`). */
   name: string;
+  /** Its title (the image's alt text and caption). */
   title: string;
+  /** The rendered SVG document. */
   svg: string;
 }
 
 /** What the report shows. */
 export interface Report {
+  /** The page's title and heading. */
   title: string;
   /** Setting, value. */
   configuration: [string, string][];
   /** The summary: a header row, then a row per group. */
   summary: string[][];
+  /** The charts, in order. */
   charts: ReportChart[];
   /** Other files of the run directory, linked by relative name. */
   files: string[];

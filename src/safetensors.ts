@@ -17,14 +17,19 @@
 
 /** One tensor of a safetensors file: F32 values, or I64 ones (PyTorch's `num_batches_tracked`). */
 export interface SafeTensor {
+  /** The tensor's name in the file (a state_dict key). */
   name: string;
+  /** Row-major shape; [] for a scalar. */
   shape: readonly number[];
+  /** The values: F32 or I64. */
   data: Float32Array | BigInt64Array;
 }
 
 /** A decoded file: its tensors by name, in file order, and its metadata. */
 export interface SafetensorsFile {
+  /** Each tensor, by name, in file order. */
   tensors: Map<string, SafeTensor>;
+  /** `__metadata__`: string keys and values. */
   metadata: Record<string, string>;
 }
 

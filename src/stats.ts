@@ -13,11 +13,17 @@
 
 /** The five-number summary of a sample. */
 export interface Spread {
+  /** How many values. */
   n: number;
+  /** Smallest value. */
   min: number;
+  /** First quartile. */
   q1: number;
+  /** Median. */
   median: number;
+  /** Third quartile. */
   q3: number;
+  /** Largest value. */
   max: number;
 }
 

@@ -21,16 +21,23 @@ import type { Stop } from "./train.ts";
 
 /** What the summary needs of one run. */
 export interface RunOutcome {
+  /** The run's variant and configuration. */
   group: Group;
+  /** The run's seed. */
   seed: number;
+  /** Test loss at each epoch's start, then the final one. */
   testLoss: readonly number[];
+  /** Mean training loss of each completed epoch. */
   trainLoss: readonly number[];
+  /** Training time, in milliseconds. */
   millis: number;
+  /** Where and why the run stopped early, or null. */
   stopped: Stop | null;
 }
 
 /** One group's runs, summarised. */
 export interface GroupSummary {
+  /** The variant and configuration the runs share. */
   group: Group;
   /** The runs of the group, in seed order. */
   runs: RunOutcome[];

@@ -75,7 +75,9 @@ export function configurations(grid: Grid, base: TrainConfig): Configuration[] {
 
 /** A variant at one configuration: the runs of all seeds share it. */
 export interface Group {
+  /** The BN variant. */
   variant: BnVariant;
+  /** The point of the sweep. */
   configuration: Configuration;
   /** "torch", or "torch lr=0.01" in a sweep. */
   label: string;

@@ -31,7 +31,7 @@ import { memory } from "./memory.ts";
 type Kernel = (...args: any[]) => unknown;
 
 /** The kernels a job can run; each takes [lo, hi) as its last two arguments. */
-const KERNELS = {
+export const KERNELS = {
   linear_forward: linear.linear_forward,
   linear_backward_input: linear.linear_backward_input,
   linear_backward_weight: linear.linear_backward_weight,

@@ -22,13 +22,21 @@ import { Random } from "./random.ts";
 
 /** What one training run needs besides the data. */
 export interface TrainConfig {
+  /** Training epochs. */
   epochs: number;
+  /** Mini-batch size. */
   batchSize: number;
+  /** Adam learning rate. */
   lr: number;
+  /** Width of every hidden layer. */
   hidden: number;
+  /** Number of hidden blocks. */
   layers: number;
+  /** Hidden activation. */
   activation: Activation;
+  /** BN momentum. */
   momentum: number;
+  /** Seed of the data noise, the init and the shuffles. */
   seed: number;
   /** Drop the last batch when it is smaller than `batchSize`. */
   dropLast: boolean;
@@ -49,9 +57,11 @@ export const DEFAULTS: Readonly<TrainConfig> = {
 
 /** Where and why a run stopped before its last epoch. */
 export interface Stop {
+  /** Why the run stopped. */
   reason: "diverged" | "interrupted";
   /** Epoch (from 0) and step within it (from 0) that did not complete. */
   epoch: number;
+  /** Step (from 0) of that epoch that did not complete. */
   step: number;
   /** e.g. "non-finite gradient"; for an interruption, the signal. */
   detail: string;
@@ -59,6 +69,7 @@ export interface Stop {
 
 /** The result of training one variant. */
 export interface TrainResult {
+  /** The BN variant trained. */
   variant: BnVariant;
   /**
    * Test loss at the start of each epoch, then after the last one: `epochs + 1`
