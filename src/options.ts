@@ -158,6 +158,21 @@ const SWEEP_PARSERS: { [K in SweepKey]: (flag: string, raw: string) => TrainConf
   batchSize: (f, r) => wholeNumber(f, r, 1, 1_000_000),
 };
 
+/**
+ * The one-line {@link UsageError} for an error of `node:util`'s `parseArgs`
+ * (an unknown flag, a stray argument, a flag without its value).
+ */
+export function usageErrorOf(err: unknown): UsageError {
+  const msg = err instanceof Error ? err.message : String(err);
+  const unknown = msg.match(/^Unknown option '([^']+)'/);
+  if (unknown) return new UsageError(`unknown flag ${unknown[1]} (see --help)`);
+  const positional = msg.match(/^Unexpected argument '([^']+)'/);
+  if (positional) return new UsageError(`unexpected argument ${JSON.stringify(positional[1])} (see --help)`);
+  const missing = msg.match(/^Option '(?:-\w, )?(--[\w-]+)(?: <value>)?' argument (?:missing|is ambiguous)/);
+  if (missing) return new UsageError(`${missing[1]} needs a value (write negative numbers as ${missing[1]}=-1)`);
+  return new UsageError(msg.split("\n")[0]);
+}
+
 /** Parses and validates `args`; throws {@link UsageError} for anything wrong. */
 export function parseOptions(args: string[]): TrainOptions {
   let parsed;
@@ -192,16 +207,7 @@ export function parseOptions(args: string[]): TrainOptions {
       },
     });
   } catch (err) {
-    const msg = err instanceof Error ? err.message : String(err);
-    const unknown = msg.match(/^Unknown option '([^']+)'/);
-    if (unknown) throw new UsageError(`unknown flag ${unknown[1]} (see --help)`);
-    const positional = msg.match(/^Unexpected argument '([^']+)'/);
-    if (positional) throw new UsageError(`unexpected argument ${JSON.stringify(positional[1])} (see --help)`);
-    const missing = msg.match(/^Option '(?:-\w, )?(--[\w-]+)(?: <value>)?' argument (?:missing|is ambiguous)/);
-    if (missing) {
-      throw new UsageError(`${missing[1]} needs a value (write negative numbers as ${missing[1]}=-1)`);
-    }
-    throw new UsageError(msg.split("\n")[0]);
+    throw usageErrorOf(err);
   }
   const v = parsed.values;
   const variants = list("variants", v.variants ?? BN_VARIANTS.join(","), (_, name) => {

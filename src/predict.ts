@@ -14,7 +14,7 @@
 import { parseArgs } from "node:util";
 import { arena } from "./arena.ts";
 import { decodeModel } from "./checkpoint.ts";
-import { UsageError } from "./options.ts";
+import { UsageError, usageErrorOf } from "./options.ts";
 import { SafetensorsError } from "./safetensors.ts";
 
 /** The usage text. */
@@ -68,12 +68,17 @@ export function predict(bytes: Uint8Array, xs: readonly number[]): Float32Array 
 /** Runs the predict command with `args`; returns the exit code. */
 export async function main(args: string[]): Promise<number> {
   try {
-    const { values } = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: { model: { type: "string" }, x: { type: "string" }, help: { type: "boolean", short: "h" } },
-    });
+    let values;
+    try {
+      ({ values } = parseArgs({
+        args,
+        strict: true,
+        allowPositionals: false,
+        options: { model: { type: "string" }, x: { type: "string" }, help: { type: "boolean", short: "h" } },
+      }));
+    } catch (err) {
+      throw usageErrorOf(err);
+    }
     if (values.help) {
       console.log(PREDICT_USAGE);
       return 0;
@@ -95,7 +100,7 @@ export async function main(args: string[]): Promise<number> {
     return 0;
   } catch (err) {
     const msg = err instanceof Error ? err.message : String(err);
-    if (err instanceof UsageError || (err instanceof TypeError && /option|argument/i.test(msg))) {
+    if (err instanceof UsageError) {
       console.error(`predict: ${msg.split("\n")[0]}`);
       return 2;
     }
