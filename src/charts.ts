@@ -16,7 +16,7 @@ import * as vega from "vega";
 import { compile, type TopLevelSpec } from "vega-lite";
 import type { Samples } from "./data.ts";
 import type { Diagnostics } from "./diagnostics.ts";
-import { spread } from "./stats.ts";
+import { spreadAtEach } from "./stats.ts";
 
 const SCHEMA = "https://vega.github.io/schema/vega-lite/v6.json";
 
@@ -77,11 +77,14 @@ export interface LossSeries {
  */
 export function testLossSpec(series: readonly LossSeries[], logY: boolean): TopLevelSpec {
   const values = series.flatMap((s) => {
-    const epochs = Math.max(0, ...s.runs.map((r) => r.testLoss.length));
-    return Array.from({ length: epochs }, (_, epoch) => {
-      const at = spread(s.runs.filter((r) => r.testLoss.length > epoch).map((r) => r.testLoss[epoch]));
-      return { epoch, median: at.median, q1: at.q1, q3: at.q3, seeds: at.n, series: s.label };
-    });
+    return spreadAtEach(s.runs.map((r) => r.testLoss)).map((at, epoch) => ({
+      epoch,
+      median: at.median,
+      q1: at.q1,
+      q3: at.q3,
+      seeds: at.n,
+      series: s.label,
+    }));
   });
   const seeds = Math.max(0, ...series.map((s) => s.runs.length));
   const x = { field: "epoch", type: "quantitative", title: "epoch", axis: { tickMinStep: 1 } } as const;

@@ -30,9 +30,6 @@ export interface LossHistory extends RunKey {
   trainLoss: readonly number[];
 }
 
-/** Header of `losses.csv` without a sweep. */
-export const LOSSES_HEADER = "variant,seed,epoch,test_loss,train_loss";
-
 /** The leading header cells that name a run: variant, each swept flag (as a column name), seed. */
 function keyHeader(first: RunKey | undefined): string[] {
   return ["variant", ...(first?.swept ?? []).map(([flag]) => flag.replace(/-/g, "_")), "seed"];

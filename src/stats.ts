@@ -4,9 +4,10 @@
  *
  * @example
  * ```ts
- * import { quantile, spread } from "./stats.ts";
+ * import { quantile, spread, spreadAtEach } from "./stats.ts";
  * quantile([1, 2, 3, 4], 0.5); // 2.5
  * spread([5, 1, 3]); // { n: 3, min: 1, q1: 2, median: 3, q3: 4, max: 5 }
+ * spreadAtEach([[1, 2], [3]]).map((s) => s.median); // [2, 2]
  * ```
  * @module
  */
@@ -38,6 +39,15 @@ export function quantile(values: readonly number[], p: number): number {
   const at = (sorted.length - 1) * p;
   const lo = Math.floor(at), hi = Math.ceil(at);
   return sorted[lo] + (sorted[hi] - sorted[lo]) * (at - lo);
+}
+
+/**
+ * The spread of the i-th values of every series that has one, for each i up to
+ * the longest series: per-epoch statistics over runs that may have stopped early.
+ */
+export function spreadAtEach(series: readonly (readonly number[])[]): Spread[] {
+  const length = Math.max(0, ...series.map((s) => s.length));
+  return Array.from({ length }, (_, i) => spread(series.filter((s) => s.length > i).map((s) => s[i])));
 }
 
 /** Minimum, quartiles, median and maximum of `values` (NaNs for none). */

@@ -15,7 +15,7 @@
  * ```
  * @module
  */
-import { type Spread, spread } from "./stats.ts";
+import { type Spread, spread, spreadAtEach } from "./stats.ts";
 import type { Group } from "./sweep.ts";
 import type { Stop } from "./train.ts";
 
@@ -56,11 +56,7 @@ export function summarize(groups: readonly Group[], runs: readonly RunOutcome[])
   return groups.map((group) => {
     const own = runs.filter((r) => r.group === group);
     const complete = own.filter((r) => r.stopped === null);
-    const epochs = Math.max(0, ...own.map((r) => r.testLoss.length));
-    const medianCurve = Array.from(
-      { length: epochs },
-      (_, e) => spread(own.filter((r) => r.testLoss.length > e).map((r) => r.testLoss[e])).median,
-    );
+    const medianCurve = spreadAtEach(own.map((r) => r.testLoss)).map((s) => s.median);
     return {
       group,
       runs: own,

@@ -2,7 +2,7 @@
 // and that the summary's numbers are the CSV's.
 import assert from "node:assert/strict";
 import { parseCsv } from "../src/csv.ts";
-import { quantile, spread } from "../src/stats.ts";
+import { quantile, spread, spreadAtEach } from "../src/stats.ts";
 import { configurations, singleGrid } from "../src/sweep.ts";
 import { DEFAULTS } from "../src/train.ts";
 import { inTempDir, predict, train } from "./cli.ts";
@@ -12,6 +12,8 @@ Deno.test("quantiles interpolate between order statistics as numpy's default doe
   assert.deepEqual([0.25, 0.5, 0.75].map((p) => quantile([4, 1, 3, 2], p)), [1.75, 2.5, 3.25]);
   assert.deepEqual(spread([5, 1, 3]), { n: 3, min: 1, q1: 2, median: 3, q3: 4, max: 5 });
   assert.ok(Number.isNaN(spread([]).median));
+  // Per-epoch statistics count only the runs that reached the epoch.
+  assert.deepEqual(spreadAtEach([[1, 5, 9], [3, 7], [2]]).map((s) => [s.n, s.median]), [[3, 2], [2, 6], [1, 9]]);
 });
 
 Deno.test("a sweep is the product of its lists, the first list varying slowest", () => {
