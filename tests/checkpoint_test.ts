@@ -10,6 +10,7 @@ import { formatFloat32, predict as predictInProcess } from "../src/predict.ts";
 import { Random } from "../src/random.ts";
 import { decodeSafetensors, encodeSafetensors, SafetensorsError } from "../src/safetensors.ts";
 import { inTempDir, predict, train } from "./cli.ts";
+import { withArena } from "./scoped.ts";
 
 const CHECK_SCRIPT = new URL("./torch_load_check.py", import.meta.url).pathname;
 const XS = [-4.5, -1, 0, 1.5, 2, 3.25];
@@ -31,9 +32,9 @@ function evalPredictions(net: Net, xs: number[]): Float32Array {
   return net.forward(xs.length, false).f32.slice();
 }
 
-Deno.test("a model file holds the notebook's state_dict names, float32 data and the configuration", () => {
-  const mark = arena.mark();
-  try {
+Deno.test(
+  "a model file holds the notebook's state_dict names, float32 data and the configuration",
+  withArena(() => {
     const bytes = encodeModel(trainedNet("torch"), { lr: 0.02, seed: 7 });
     const headerLength = Number(new DataView(bytes.buffer).getBigUint64(0, true));
     assert.equal(headerLength % 8, 0, "the header is padded to 8 bytes, as the reference writer does");
@@ -62,10 +63,8 @@ Deno.test("a model file holds the notebook's state_dict names, float32 data and 
     assert.equal(decoded.tensors.get("bn3.num_batches_tracked")!.data[0], 3n, "one BN forward per training step");
     const mybn = [...decodeSafetensors(encodeModel(trainedNet("mybn"), {})).tensors.keys()];
     assert.ok(!mybn.some((n) => n.includes("num_batches_tracked")), "only BatchNorm1d counts batches");
-  } finally {
-    arena.release(mark);
-  }
-});
+  }),
+);
 
 for (const variant of ["torch", "mybn", "none"] as const) {
   Deno.test(`a ${variant} model round-trips bit for bit: every tensor and the eval predictions`, () => {
@@ -84,9 +83,9 @@ for (const variant of ["torch", "mybn", "none"] as const) {
   });
 }
 
-Deno.test("a damaged or foreign file is refused with the reason", () => {
-  const mark = arena.mark();
-  try {
+Deno.test(
+  "a damaged or foreign file is refused with the reason",
+  withArena(() => {
     const good = encodeModel(trainedNet("torch"), {});
     const refuses = (bytes: Uint8Array, reason: RegExp) =>
       assert.throws(() => decodeModel(bytes, 1), (err) => err instanceof SafetensorsError && reason.test(err.message));
@@ -102,10 +101,8 @@ Deno.test("a damaged or foreign file is refused with the reason", () => {
     const huge = good.slice();
     new DataView(huge.buffer).setBigUint64(0, 1n << 40n, true);
     refuses(huge, /header length \d+ does not fit/);
-  } finally {
-    arena.release(mark);
-  }
-});
+  }),
+);
 
 Deno.test("float32 values print as the shortest decimal that reads back exactly", () => {
   for (const v of [0, 1.5, -2, 0.1, 1 / 3, 123456.789, 1e-30, 3.4e38]) {

@@ -22,6 +22,7 @@ import { linear_backward, linear_forward } from "../src/linear.ts";
 import { mse_backward, mse_forward } from "../src/loss.ts";
 import { type BnVariant, Net, type NetSpec } from "../src/model.ts";
 import { testRandom } from "./rng.ts";
+import { withArena } from "./scoped.ts";
 
 const H = 1e-2;
 const TOL = 2e-3;
@@ -75,17 +76,6 @@ function weightedSum(y: Tensor, w: Tensor): number {
 
 function tensor(shape: number[], values: number[]): Tensor {
   return arena.f32(shape).set(values);
-}
-
-function withArena(fn: () => void): () => void {
-  return () => {
-    const mark = arena.mark();
-    try {
-      fn();
-    } finally {
-      arena.release(mark);
-    }
-  };
 }
 
 Deno.test(

@@ -11,6 +11,7 @@ import { linear_backward, linear_forward } from "../src/linear.ts";
 import { matmul_nn_add, matmul_nt, matmul_tn_add } from "../src/matmul.ts";
 import { memory } from "../src/memory.ts";
 import { testRandom } from "./rng.ts";
+import { withArena } from "./scoped.ts";
 
 const BUILD = new URL("../kernels/build/", import.meta.url);
 
@@ -174,9 +175,9 @@ Deno.test("arena tensors are 16-byte aligned, zeroed, and keep working views aft
   }
 });
 
-Deno.test("sum_squares is Σx² in f64 at every tail length, and counts what count_nonfinite counts", () => {
-  const mark = arena.mark();
-  try {
+Deno.test(
+  "sum_squares is Σx² in f64 at every tail length, and counts what count_nonfinite counts",
+  withArena(() => {
     for (const n of [0, 1, 2, 3, 4, 5, 7, 8, 13, 1001]) {
       const t = arena.f32([n]);
       t.f32.forEach((_, i, a) => a[i] = Math.sin(i * 1.7) * 10 ** ((i % 7) - 3));
@@ -194,10 +195,8 @@ Deno.test("sum_squares is Σx² in f64 at every tail length, and counts what cou
         assert.ok(Number.isNaN(sum_squares(t)));
       }
     }
-  } finally {
-    arena.release(mark);
-  }
-});
+  }),
+);
 
 Deno.test("the three products match an f64 reference at sizes that cross every tile, panel and k block", () => {
   // K > 2 k-blocks with a tail, N past several column panels with a 5-column tail, M leaving a
@@ -244,10 +243,10 @@ Deno.test("the three products match an f64 reference at sizes that cross every t
   }
 });
 
-Deno.test("backward kernels write activation gradients (whatever dx held) and add to parameter gradients", () => {
-  // Net.zeroGrad zeroes only the parameter gradients; this is the contract that makes that right.
-  const mark = arena.mark();
-  try {
+Deno.test(
+  "backward kernels write activation gradients (whatever dx held) and add to parameter gradients",
+  withArena(() => {
+    // Net.zeroGrad zeroes only the parameter gradients; this is the contract that makes that right.
     const r = testRandom(5);
     const [N, I, O] = [7, 6, 5];
     const x = arena.f32([N, I]).set(r.array(N * I, -2, 2)), W = arena.f32([O, I]).set(r.array(O * I, -1, 1));
@@ -294,7 +293,5 @@ Deno.test("backward kernels write activation gradients (whatever dx held) and ad
     batchnorm_backward(b0, fresh([I]), fresh([I]), sums, dyIn, x, gamma, mean, rstd);
     batchnorm_backward(b1, fresh([I]), fresh([I]), sums, dyIn, x, gamma, mean, rstd);
     same(b1, b0, "batchnorm dx");
-  } finally {
-    arena.release(mark);
-  }
-});
+  }),
+);
