@@ -43,129 +43,102 @@ export function gemm_scratch_bytes(): i32 {
   storeTail(p + 16, hi, n - 4);
 }
 
+/** Row r (< R) of a tile's C: loaded when accumulating, else the bias (or zero). */
+// @ts-ignore: decorator
+@inline function startRow(p: usize, init: bool, b: v128, offset: usize): v128 {
+  return init ? b : v128.load(p + offset);
+}
+
 /**
- * One 6×8 tile: C[6 rows from p0, stride ldc] (init ? bias : C) + Σ_k A·B with
- * A(r, k) at pa + r·ars + k·aks and B(k, 0..7) at pb + k·bks. `@inline`, so
- * the packed call sites get their constant strides folded in.
+ * One R×8 tile of C, R = 6, 4 or 1 (a constant at every call site, so the
+ * unused rows compile away): C[R rows from p0, stride ldc] (init ? bias : C)
+ * + Σ_k A·B with A(r, k) at pa + r·ars + k·aks and B(k, 0..7) at pb + k·bks.
+ * Twelve f32x4 accumulators at R = 6, each k step loading two vectors of a B
+ * row and broadcasting R elements of A. `@inline`, so the packed call sites
+ * get their constant strides folded in.
  */
 // @ts-ignore: decorator
-@inline function tile6x8(
-  p0: usize, ldc: usize, n: i32, init: bool, bias: usize,
+@inline function tile(
+  R: i32, p0: usize, ldc: usize, n: i32, init: bool, bias: usize,
   pa: usize, ars: usize, aks: usize, pb: usize, bks: usize, kc: i32,
 ): void {
   const p1 = p0 + ldc, p2 = p1 + ldc, p3 = p2 + ldc, p4 = p3 + ldc, p5 = p4 + ldc;
-  let c00: v128, c01: v128, c10: v128, c11: v128, c20: v128, c21: v128;
-  let c30: v128, c31: v128, c40: v128, c41: v128, c50: v128, c51: v128;
-  if (init) {
-    const zero = f32x4.splat(0);
-    const b0 = bias ? v128.load(bias) : zero;
-    const b1 = bias ? v128.load(bias, 16) : zero;
-    c00 = b0; c01 = b1; c10 = b0; c11 = b1; c20 = b0; c21 = b1;
-    c30 = b0; c31 = b1; c40 = b0; c41 = b1; c50 = b0; c51 = b1;
-  } else {
-    c00 = v128.load(p0); c01 = v128.load(p0, 16);
-    c10 = v128.load(p1); c11 = v128.load(p1, 16);
-    c20 = v128.load(p2); c21 = v128.load(p2, 16);
-    c30 = v128.load(p3); c31 = v128.load(p3, 16);
-    c40 = v128.load(p4); c41 = v128.load(p4, 16);
-    c50 = v128.load(p5); c51 = v128.load(p5, 16);
+  const zero = f32x4.splat(0);
+  const b0 = init && bias ? v128.load(bias) : zero;
+  const b1 = init && bias ? v128.load(bias, 16) : zero;
+  let c00 = startRow(p0, init, b0, 0), c01 = startRow(p0, init, b1, 16);
+  let c10 = zero, c11 = zero, c20 = zero, c21 = zero, c30 = zero, c31 = zero;
+  let c40 = zero, c41 = zero, c50 = zero, c51 = zero;
+  if (R >= 4) {
+    c10 = startRow(p1, init, b0, 0); c11 = startRow(p1, init, b1, 16);
+    c20 = startRow(p2, init, b0, 0); c21 = startRow(p2, init, b1, 16);
+    c30 = startRow(p3, init, b0, 0); c31 = startRow(p3, init, b1, 16);
+  }
+  if (R == 6) {
+    c40 = startRow(p4, init, b0, 0); c41 = startRow(p4, init, b1, 16);
+    c50 = startRow(p5, init, b0, 0); c51 = startRow(p5, init, b1, 16);
   }
   for (let k = 0; k < kc; k++) {
-    const b0 = v128.load(pb);
-    const b1 = v128.load(pb, 16);
+    const v0 = v128.load(pb);
+    const v1 = v128.load(pb, 16);
     let av = v128.load32_splat(pa);
-    c00 = f32x4.relaxed_madd(av, b0, c00);
-    c01 = f32x4.relaxed_madd(av, b1, c01);
-    av = v128.load32_splat(pa + ars);
-    c10 = f32x4.relaxed_madd(av, b0, c10);
-    c11 = f32x4.relaxed_madd(av, b1, c11);
-    av = v128.load32_splat(pa + 2 * ars);
-    c20 = f32x4.relaxed_madd(av, b0, c20);
-    c21 = f32x4.relaxed_madd(av, b1, c21);
-    av = v128.load32_splat(pa + 3 * ars);
-    c30 = f32x4.relaxed_madd(av, b0, c30);
-    c31 = f32x4.relaxed_madd(av, b1, c31);
-    av = v128.load32_splat(pa + 4 * ars);
-    c40 = f32x4.relaxed_madd(av, b0, c40);
-    c41 = f32x4.relaxed_madd(av, b1, c41);
-    av = v128.load32_splat(pa + 5 * ars);
-    c50 = f32x4.relaxed_madd(av, b0, c50);
-    c51 = f32x4.relaxed_madd(av, b1, c51);
+    c00 = f32x4.relaxed_madd(av, v0, c00);
+    c01 = f32x4.relaxed_madd(av, v1, c01);
+    if (R >= 4) {
+      av = v128.load32_splat(pa + ars);
+      c10 = f32x4.relaxed_madd(av, v0, c10);
+      c11 = f32x4.relaxed_madd(av, v1, c11);
+      av = v128.load32_splat(pa + 2 * ars);
+      c20 = f32x4.relaxed_madd(av, v0, c20);
+      c21 = f32x4.relaxed_madd(av, v1, c21);
+      av = v128.load32_splat(pa + 3 * ars);
+      c30 = f32x4.relaxed_madd(av, v0, c30);
+      c31 = f32x4.relaxed_madd(av, v1, c31);
+    }
+    if (R == 6) {
+      av = v128.load32_splat(pa + 4 * ars);
+      c40 = f32x4.relaxed_madd(av, v0, c40);
+      c41 = f32x4.relaxed_madd(av, v1, c41);
+      av = v128.load32_splat(pa + 5 * ars);
+      c50 = f32x4.relaxed_madd(av, v0, c50);
+      c51 = f32x4.relaxed_madd(av, v1, c51);
+    }
     pa += aks;
     pb += bks;
   }
   store8(p0, c00, c01, n);
-  store8(p1, c10, c11, n);
-  store8(p2, c20, c21, n);
-  store8(p3, c30, c31, n);
-  store8(p4, c40, c41, n);
-  store8(p5, c50, c51, n);
+  if (R >= 4) {
+    store8(p1, c10, c11, n);
+    store8(p2, c20, c21, n);
+    store8(p3, c30, c31, n);
+  }
+  if (R == 6) {
+    store8(p4, c40, c41, n);
+    store8(p5, c50, c51, n);
+  }
 }
 
-/** Four rows of eight columns: the first rows left over after the 6-row strips. */
+/**
+ * R rows of C (from cRow) across the columns [j0, j1) of the current block,
+ * one R×8 tile per 8 columns: with `pack`, B from its packed panels and A from
+ * (paP, arsP, aksP), else both in place (A from pa, ars, aks).
+ */
 // @ts-ignore: decorator
-@inline function tile4x8(
-  p0: usize, ldc: usize, n: i32, init: bool, bias: usize,
-  pa: usize, ars: usize, aks: usize, pb: usize, bks: usize, kc: i32,
+@inline function strip(
+  R: i32, cRow: usize, ldc: usize, j0: i32, j1: i32, init: bool, bias: usize, kc: i32,
+  pack: bool, paP: usize, arsP: usize, aksP: usize, packedB: usize,
+  pa: usize, ars: usize, aks: usize, bK: usize, ldb: usize,
 ): void {
-  const p1 = p0 + ldc, p2 = p1 + ldc, p3 = p2 + ldc;
-  let c00: v128, c01: v128, c10: v128, c11: v128, c20: v128, c21: v128, c30: v128, c31: v128;
-  if (init) {
-    const zero = f32x4.splat(0);
-    const b0 = bias ? v128.load(bias) : zero;
-    const b1 = bias ? v128.load(bias, 16) : zero;
-    c00 = b0; c01 = b1; c10 = b0; c11 = b1; c20 = b0; c21 = b1; c30 = b0; c31 = b1;
-  } else {
-    c00 = v128.load(p0); c01 = v128.load(p0, 16);
-    c10 = v128.load(p1); c11 = v128.load(p1, 16);
-    c20 = v128.load(p2); c21 = v128.load(p2, 16);
-    c30 = v128.load(p3); c31 = v128.load(p3, 16);
+  for (let j = j0; j < j1; j += 8) {
+    const jo = <usize>j << 2;
+    const biasJ = bias ? bias + jo : 0;
+    if (pack) {
+      const panel = packedB + (<usize>(j - j0) >> 3) * (<usize>kc << 5);
+      tile(R, cRow + jo, ldc, j1 - j, init, biasJ, paP, arsP, aksP, panel, 32, kc);
+    } else {
+      tile(R, cRow + jo, ldc, j1 - j, init, biasJ, pa, ars, aks, bK + jo, ldb, kc);
+    }
   }
-  for (let k = 0; k < kc; k++) {
-    const b0 = v128.load(pb);
-    const b1 = v128.load(pb, 16);
-    let av = v128.load32_splat(pa);
-    c00 = f32x4.relaxed_madd(av, b0, c00);
-    c01 = f32x4.relaxed_madd(av, b1, c01);
-    av = v128.load32_splat(pa + ars);
-    c10 = f32x4.relaxed_madd(av, b0, c10);
-    c11 = f32x4.relaxed_madd(av, b1, c11);
-    av = v128.load32_splat(pa + 2 * ars);
-    c20 = f32x4.relaxed_madd(av, b0, c20);
-    c21 = f32x4.relaxed_madd(av, b1, c21);
-    av = v128.load32_splat(pa + 3 * ars);
-    c30 = f32x4.relaxed_madd(av, b0, c30);
-    c31 = f32x4.relaxed_madd(av, b1, c31);
-    pa += aks;
-    pb += bks;
-  }
-  store8(p0, c00, c01, n);
-  store8(p1, c10, c11, n);
-  store8(p2, c20, c21, n);
-  store8(p3, c30, c31, n);
-}
-
-/** One row of eight columns, for the rows left over after the 6- and 4-row strips. */
-// @ts-ignore: decorator
-@inline function tile1x8(
-  p0: usize, n: i32, init: bool, bias: usize, pa: usize, aks: usize, pb: usize, bks: usize, kc: i32,
-): void {
-  let c0: v128, c1: v128;
-  if (init) {
-    c0 = bias ? v128.load(bias) : f32x4.splat(0);
-    c1 = bias ? v128.load(bias, 16) : f32x4.splat(0);
-  } else {
-    c0 = v128.load(p0);
-    c1 = v128.load(p0, 16);
-  }
-  for (let k = 0; k < kc; k++) {
-    const av = v128.load32_splat(pa);
-    c0 = f32x4.relaxed_madd(av, v128.load(pb), c0);
-    c1 = f32x4.relaxed_madd(av, v128.load(pb, 16), c1);
-    pa += aks;
-    pb += bks;
-  }
-  store8(p0, c0, c1, n);
 }
 
 /** Copies B[k0.., j0..j1) (kc rows) into 8-column panels, each kc × 8 floats. */
@@ -256,49 +229,19 @@ export function gemm_rows(
       if (pack) packB(packedB, bK, ldb, kc, j0, j1);
       let i = i0;
       for (; i + MR <= i1; i += MR) {
-        const cRow = c + <usize>i * ldc;
         const aStrip = aK + <usize>i * ars;
         if (pack) packA(packedA, aStrip, ars, aks, kc);
-        for (let j = j0; j < j1; j += 8) {
-          const jo = <usize>j << 2;
-          const biasJ = bias ? bias + jo : 0;
-          if (pack) {
-            const panel = packedB + (<usize>(j - j0) >> 3) * (<usize>kc << 5);
-            tile6x8(cRow + jo, ldc, j1 - j, init, biasJ, packedA, 4, 24, panel, 32, kc);
-          } else {
-            tile6x8(cRow + jo, ldc, j1 - j, init, biasJ, aStrip, ars, aks, bK + jo, ldb, kc);
-          }
-        }
+        strip(6, c + <usize>i * ldc, ldc, j0, j1, init, bias, kc, pack, packedA, 4, 24, packedB, aStrip, ars, aks, bK, ldb);
       }
+      // The rows left over read A in place (one strip does not pay for packing); B may be packed.
       if (i + 4 <= i1) {
-        // A is read in place here (one strip does not pay for packing); B may be packed.
-        const cRow = c + <usize>i * ldc;
         const aStrip = aK + <usize>i * ars;
-        for (let j = j0; j < j1; j += 8) {
-          const jo = <usize>j << 2;
-          const biasJ = bias ? bias + jo : 0;
-          if (pack) {
-            const panel = packedB + (<usize>(j - j0) >> 3) * (<usize>kc << 5);
-            tile4x8(cRow + jo, ldc, j1 - j, init, biasJ, aStrip, ars, aks, panel, 32, kc);
-          } else {
-            tile4x8(cRow + jo, ldc, j1 - j, init, biasJ, aStrip, ars, aks, bK + jo, ldb, kc);
-          }
-        }
+        strip(4, c + <usize>i * ldc, ldc, j0, j1, init, bias, kc, pack, aStrip, ars, aks, packedB, aStrip, ars, aks, bK, ldb);
         i += 4;
       }
       for (; i < i1; i++) {
-        const cRow = c + <usize>i * ldc;
         const aRow = aK + <usize>i * ars;
-        for (let j = j0; j < j1; j += 8) {
-          const jo = <usize>j << 2;
-          const biasJ = bias ? bias + jo : 0;
-          if (pack) {
-            const panel = packedB + (<usize>(j - j0) >> 3) * (<usize>kc << 5);
-            tile1x8(cRow + jo, j1 - j, init, biasJ, aRow, aks, panel, 32, kc);
-          } else {
-            tile1x8(cRow + jo, j1 - j, init, biasJ, aRow, aks, bK + jo, ldb, kc);
-          }
-        }
+        strip(1, c + <usize>i * ldc, ldc, j0, j1, init, bias, kc, pack, aRow, ars, aks, packedB, aRow, ars, aks, bK, ldb);
       }
     }
   }
