@@ -6,35 +6,13 @@
 // caches `mean` and `rstd` (= 1/sqrt(var + eps)) are f64 for the same reason:
 // x − f32(mean) would be off by half an f32 ulp of 1000, i.e. 0.3% of that std.
 
-import { storeTail } from "./lib/simd";
+import { hi64, hi64At, lo64, lo64At, storeTail } from "./lib/simd";
 
 /** PyTorch `BatchNorm1d`: running ← (1−m)·running + m·batch, unbiased running_var. */
 export const BN_TORCH: i32 = 0;
 /** The notebook's MyBN: moving ← m·moving + (1−m)·batch, biased moving_var. */
 export const BN_MYBN: i32 = 1;
 
-/** Four f32 lanes as two f64x2 halves: [lanes 0–1], [lanes 2–3]. */
-// @ts-ignore: decorator
-@inline function lo64(v: v128): v128 {
-  return f64x2.promote_low_f32x4(v);
-}
-// @ts-ignore: decorator
-@inline function hi64(v: v128): v128 {
-  return f64x2.promote_low_f32x4(i32x4.shuffle(v, v, 2, 3, 0, 1));
-}
-/**
- * The f32 pairs at p and p + 8 promoted to f64x2: two 8-byte loads instead of
- * a 16-byte load and a shuffle, which keeps the shuffle port (also busy with
- * the conversions) free in the row loops.
- */
-// @ts-ignore: decorator
-@inline function lo64At(p: usize): v128 {
-  return f64x2.promote_low_f32x4(v128.load64_zero(p));
-}
-// @ts-ignore: decorator
-@inline function hi64At(p: usize): v128 {
-  return f64x2.promote_low_f32x4(v128.load64_zero(p, 8));
-}
 /** Two f64x2 back to four f32 lanes (one rounding each). */
 // @ts-ignore: decorator
 @inline function to32(lo: v128, hi: v128): v128 {

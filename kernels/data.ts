@@ -2,6 +2,8 @@
 // mini-batches are gathered here, and its divergence check counts non-finite
 // values here, rather than element by element in JavaScript.
 
+import { hi64At, lo64At } from "./lib/simd";
+
 /** dst[r, :] = src[index[from + r], :] for r in [0, n), rows of `cols` floats. */
 export function gather_rows(dst: usize, src: usize, index: usize, from: i32, n: i32, cols: i32): void {
   const rowBytes = <usize>cols << 2;
@@ -38,9 +40,8 @@ export function sum_squares(p: usize, n: i32): f64 {
   let acc = f64x2.splat(0);
   let i = 0;
   for (; i + 4 <= n; i += 4) {
-    const v = v128.load(p + (<usize>i << 2));
-    const lo = f64x2.promote_low_f32x4(v);
-    const hi = f64x2.promote_low_f32x4(i32x4.shuffle(v, v, 2, 3, 0, 1));
+    const q = p + (<usize>i << 2);
+    const lo = lo64At(q), hi = hi64At(q);
     acc = f64x2.add(acc, f64x2.add(f64x2.mul(lo, lo), f64x2.mul(hi, hi)));
   }
   let sum = f64x2.extract_lane(acc, 0) + f64x2.extract_lane(acc, 1);

@@ -23,3 +23,26 @@
   if (remaining > 1) v128.store32_lane(p, v, 1, 4);
   if (remaining > 2) v128.store32_lane(p, v, 2, 8);
 }
+
+/** Four f32 lanes as two f64x2 halves: [lanes 0–1], [lanes 2–3]. */
+// @ts-ignore: decorator
+@inline export function lo64(v: v128): v128 {
+  return f64x2.promote_low_f32x4(v);
+}
+// @ts-ignore: decorator
+@inline export function hi64(v: v128): v128 {
+  return f64x2.promote_low_f32x4(i32x4.shuffle(v, v, 2, 3, 0, 1));
+}
+/**
+ * The f32 pairs at p and p + 8 promoted to f64x2: two 8-byte loads instead of
+ * a 16-byte load and a shuffle, which keeps the shuffle port (also busy with
+ * the conversions) free in the row loops.
+ */
+// @ts-ignore: decorator
+@inline export function lo64At(p: usize): v128 {
+  return f64x2.promote_low_f32x4(v128.load64_zero(p));
+}
+// @ts-ignore: decorator
+@inline export function hi64At(p: usize): v128 {
+  return f64x2.promote_low_f32x4(v128.load64_zero(p, 8));
+}
