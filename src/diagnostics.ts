@@ -19,6 +19,7 @@
  */
 import type { Activation } from "./activations.ts";
 import { sum_squares } from "./data.ts";
+import type { Tensor } from "./arena.ts";
 import type { Net } from "./model.ts";
 import type { TrainHooks } from "./train.ts";
 
@@ -99,6 +100,7 @@ export class LayerRecorder {
   readonly #gradNorms: number[][] = [];
   readonly #weights: string[];
   #sums: number[];
+  #grads: Tensor[] | null = null;
   #steps = 0;
 
   /** A recorder for a network of `layers` hidden layers trained for `epochs` epochs. */
@@ -151,7 +153,9 @@ export class LayerRecorder {
   }
 
   #afterBackward(net: Net): void {
-    this.#weights.forEach((name, i) => this.#sums[i] += Math.sqrt(sum_squares(net.grad(name))));
+    // The gradient views are looked up once per run, not by name at every step.
+    const grads = this.#grads ??= this.#weights.map((name) => net.grad(name));
+    grads.forEach((g, i) => this.#sums[i] += Math.sqrt(sum_squares(g)));
     this.#steps++;
   }
 }

@@ -131,6 +131,7 @@ interface Run extends TrainResult {
 function summaryJson(
   out: string,
   opts: TrainOptions,
+  runCount: number,
   threads: number,
   runs: readonly Run[],
   summaries: GroupSummary[],
@@ -148,7 +149,7 @@ function summaryJson(
     momentum: opts.grid.momentum.length > 1 ? opts.grid.momentum : base.momentum,
     seed: opts.seed,
     seeds: opts.seeds,
-    runs: groups(configurations(opts.grid, base), opts.variants).length * opts.seeds,
+    runs: runCount,
     threads,
   };
   return JSON.stringify({
@@ -378,7 +379,7 @@ async function run(opts: TrainOptions): Promise<number> {
       `train: ${detail} during ${interrupted.group.label}, epoch ${epoch}, step ${step}; ${out}/losses.csv keeps ` +
         `every completed epoch (${interrupted.trainLoss.length} of ${interrupted.group.label}); no predictions or charts`,
     );
-    if (opts.json) console.log(summaryJson(out, opts, threads, runs, summaries));
+    if (opts.json) console.log(summaryJson(out, opts, runCount, threads, runs, summaries));
     return EXIT[detail as "SIGINT" | "SIGTERM"] ?? 1;
   }
 
@@ -390,7 +391,7 @@ async function run(opts: TrainOptions): Promise<number> {
     logY: opts.logY,
   });
   say(`\nWrote ${out}/: ${written.join(", ")}`);
-  if (opts.json) console.log(summaryJson(out, opts, threads, runs, summaries));
+  if (opts.json) console.log(summaryJson(out, opts, runCount, threads, runs, summaries));
   return runs.some((r) => r.stopped) ? EXIT.diverged : 0;
 }
 

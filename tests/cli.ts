@@ -38,16 +38,20 @@ export function trainCommand(dir: string): string[] {
   return [Deno.execPath(), "run", `--allow-read=${dir},${SRC},${KERNELS}`, `--allow-write=${dir}`, MAIN];
 }
 
-/** Starts the train command in `dir` (see {@link trainCommand}). */
-export function spawnTrain(dir: string, args: string[]): Deno.ChildProcess {
-  const [cmd, ...rest] = trainCommand(dir);
-  return new Deno.Command(cmd, {
-    args: [...rest, ...args],
-    cwd: dir,
+/** Starts `deno <args>` in `cwd` with pipes for its output and no colours. */
+function spawnDeno(cwd: string, args: string[]): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args,
+    cwd,
     stdout: "piped",
     stderr: "piped",
     env: { NO_COLOR: "1" },
   }).spawn();
+}
+
+/** Starts the train command in `dir` (see {@link trainCommand}). */
+export function spawnTrain(dir: string, args: string[]): Deno.ChildProcess {
+  return spawnDeno(dir, [...trainCommand(dir).slice(1), ...args]);
 }
 
 /** Runs the train command in `dir` to the end. */
@@ -57,15 +61,7 @@ export function train(dir: string, args: string[]): Promise<Finished> {
 
 /** Runs the predict command in `dir`, allowed to read `dir` only. */
 export function predict(dir: string, args: string[]): Promise<Finished> {
-  return finish(
-    new Deno.Command(Deno.execPath(), {
-      args: ["run", `--allow-read=${dir}`, PREDICT, ...args],
-      cwd: dir,
-      stdout: "piped",
-      stderr: "piped",
-      env: { NO_COLOR: "1" },
-    }).spawn(),
-  );
+  return finish(spawnDeno(dir, ["run", `--allow-read=${dir}`, PREDICT, ...args]));
 }
 
 /** Runs `fn` in a new temporary directory, removed afterwards. */
