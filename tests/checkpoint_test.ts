@@ -9,7 +9,7 @@ import { Net, notebookSpec } from "../src/model.ts";
 import { formatFloat32, predict as predictInProcess } from "../src/predict.ts";
 import { Random } from "../src/random.ts";
 import { decodeSafetensors, encodeSafetensors, SafetensorsError } from "../src/safetensors.ts";
-import { inTempDir, predict, train } from "./cli.ts";
+import { inTempDir, predict, run, train } from "./cli.ts";
 import { withArena } from "./scoped.ts";
 
 const CHECK_SCRIPT = new URL("./torch_load_check.py", import.meta.url).pathname;
@@ -179,12 +179,14 @@ Deno.test({
       const xs = [-5, -2.5, -1, 0, 0.5, 1.5, 2, 4.75];
       const mine = predictInProcess(await Deno.readFile(file), xs);
       const check = async (expect: ArrayLike<number>) => {
-        const out = await new Deno.Command("/usr/bin/python3", {
-          args: [CHECK_SCRIPT, file, `--x=${xs.join(",")}`, `--expect=${Array.from(expect, formatFloat32).join(",")}`],
-          stdout: "piped",
-          stderr: "piped",
-        }).output();
-        return { code: out.code, text: new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr) };
+        const args = [
+          CHECK_SCRIPT,
+          file,
+          `--x=${xs.join(",")}`,
+          `--expect=${Array.from(expect, formatFloat32).join(",")}`,
+        ];
+        const out = await run("/usr/bin/python3", args, dir);
+        return { code: out.code, text: out.stdout + out.stderr };
       };
       const { code, text } = await check(mine);
       console.log(text.trimEnd());

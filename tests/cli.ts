@@ -5,7 +5,7 @@
  *
  * @example
  * ```ts
- * import { inTempDir, spawnTrain, train } from "./cli.ts";
+ * import { inTempDir, train } from "./cli.ts";
  * await inTempDir(async (dir) => {
  *   const r = await train(dir, ["--epochs", "1", "--out", `${dir}/out`]);
  * });
@@ -38,20 +38,20 @@ export function trainCommand(dir: string): string[] {
   return [Deno.execPath(), "run", `--allow-read=${dir},${SRC},${KERNELS}`, `--allow-write=${dir}`, MAIN];
 }
 
-/** Starts `deno <args>` in `cwd` with pipes for its output and no colours. */
-function spawnDeno(cwd: string, args: string[]): Deno.ChildProcess {
-  return new Deno.Command(Deno.execPath(), {
-    args,
-    cwd,
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).spawn();
+/** Starts `cmd args` in `cwd` with pipes for its output and no colours. */
+export function spawn(cmd: string, args: string[], cwd: string): Deno.ChildProcess {
+  return new Deno.Command(cmd, { args, cwd, stdout: "piped", stderr: "piped", env: { NO_COLOR: "1" } }).spawn();
+}
+
+/** Runs `cmd args` in `cwd` to the end. */
+export function run(cmd: string, args: string[], cwd: string): Promise<Finished> {
+  return finish(spawn(cmd, args, cwd));
 }
 
 /** Starts the train command in `dir` (see {@link trainCommand}). */
 export function spawnTrain(dir: string, args: string[]): Deno.ChildProcess {
-  return spawnDeno(dir, [...trainCommand(dir).slice(1), ...args]);
+  const [deno, ...rest] = trainCommand(dir);
+  return spawn(deno, [...rest, ...args], dir);
 }
 
 /** Runs the train command in `dir` to the end. */
@@ -61,7 +61,7 @@ export function train(dir: string, args: string[]): Promise<Finished> {
 
 /** Runs the predict command in `dir`, allowed to read `dir` only. */
 export function predict(dir: string, args: string[]): Promise<Finished> {
-  return finish(spawnDeno(dir, ["run", `--allow-read=${dir}`, PREDICT, ...args]));
+  return run(Deno.execPath(), ["run", `--allow-read=${dir}`, PREDICT, ...args], dir);
 }
 
 /** Runs `fn` in a new temporary directory, removed afterwards. */

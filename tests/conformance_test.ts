@@ -2,19 +2,13 @@
 // own behaviour: it must fail on a wrong value and report it as documented.
 import assert from "node:assert/strict";
 import { failureLine, runConformance } from "../src/conformance.ts";
+import { type Finished, run } from "./cli.ts";
 
 const SHARED = new URL("../../shared/fixtures/", import.meta.url).pathname;
 const ROOT = new URL("../", import.meta.url).pathname;
 
-async function runCli(dir: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-read", "src/conformance.ts", dir],
-    cwd: ROOT,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+function runCli(dir: string): Promise<Finished> {
+  return run(Deno.execPath(), ["run", "--allow-read", "src/conformance.ts", dir], ROOT);
 }
 
 Deno.test("every case of ../shared/fixtures passes at the README's tolerances", async (t) => {

@@ -2,15 +2,9 @@
 // from an unrelated directory; a compiled binary does too, where Deno's
 // runtime for `deno compile` can be downloaded.
 import assert from "node:assert/strict";
+import { run } from "./cli.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
-
-async function run(cmd: string, args: string[], cwd: string) {
-  const out = await new Deno.Command(cmd, { args, cwd, stdout: "piped", stderr: "piped", env: { NO_COLOR: "1" } })
-    .output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
 
 async function trainsIn(dir: string, cmd: string, args: string[]): Promise<void> {
   const r = await run(cmd, [...args, "--epochs", "2", "--out", "runs/standalone"], dir);
