@@ -16,7 +16,16 @@
  * @module
  */
 import { type Activation, ACTIVATIONS } from "./activations.ts";
-import { BN_VARIANTS, type BnVariant, bufferShapes, Net, type NetSpec, parameterShapes } from "./model.ts";
+import {
+  BN_VARIANTS,
+  type BnVariant,
+  bufferShapes,
+  MAX_LAYERS,
+  MAX_WIDTH,
+  Net,
+  type NetSpec,
+  parameterShapes,
+} from "./model.ts";
 import { decodeSafetensors, encodeSafetensors, type SafeTensor, SafetensorsError } from "./safetensors.ts";
 
 /** `__metadata__.format` of a bnlab model file. */
@@ -130,10 +139,10 @@ function specFromMetadata(m: Record<string, string>): NetSpec {
     throw new SafetensorsError(`__metadata__.activation must be one of ${ACTIVATIONS}, got ${m.activation}`);
   }
   return {
-    inputs: whole("inputs", 4096),
-    hidden: whole("hidden", 4096),
-    layers: whole("layers", 64),
-    outputs: whole("outputs", 4096),
+    inputs: whole("inputs", MAX_WIDTH),
+    hidden: whole("hidden", MAX_WIDTH),
+    layers: whole("layers", MAX_LAYERS),
+    outputs: whole("outputs", MAX_WIDTH),
     activation: m.activation as Activation,
     bn: m.variant as BnVariant,
     eps: real("eps"),

@@ -59,6 +59,11 @@ export interface NetSpec {
   momentum: number;
 }
 
+/** The widest layer bnlab builds (the train flags and model files are held to it). */
+export const MAX_WIDTH = 4096;
+/** The most hidden blocks bnlab builds. */
+export const MAX_LAYERS = 64;
+
 /** The BN epsilon each variant uses by default. */
 export function defaultEps(bn: BnVariant): number {
   return bn === "mybn" ? 1e-6 : 1e-5;

@@ -13,7 +13,7 @@
  */
 import { parseArgs } from "node:util";
 import { ACTIVATIONS } from "./activations.ts";
-import { BN_VARIANTS, type BnVariant } from "./model.ts";
+import { BN_VARIANTS, type BnVariant, MAX_LAYERS, MAX_WIDTH } from "./model.ts";
 import { FLAG_NAMES, type Grid, SWEEP_KEYS, type SweepKey } from "./sweep.ts";
 import { DEFAULTS, type TrainConfig } from "./train.ts";
 
@@ -78,8 +78,8 @@ over the product of all lists, e.g. --lr 0.01,0.02 --hidden 10,32 is 4 configura
   --batch-size LIST   mini-batch size, ≥ 1                   (64)
   --drop-last         drop the last, smaller batch of each epoch
   --lr LIST           Adam learning rate, > 0                 (0.02)
-  --hidden LIST       width of the hidden layers, 1…4096      (10)
-  --layers LIST       hidden layers, 1…64                     (4)
+  --hidden LIST       width of the hidden layers, 1…${MAX_WIDTH}      (10)
+  --layers LIST       hidden layers, 1…${MAX_LAYERS}                     (4)
   --activation LIST   tanh, sigmoid or relu                   (tanh)
   --momentum LIST     BN momentum in [0, 1]                   (0.5)
   --seed N            first seed of data noise, init and shuffles  (0)
@@ -151,8 +151,8 @@ function byteSize(flag: string, raw: string): number {
 /** How each sweepable flag's entries are parsed and checked. */
 const SWEEP_PARSERS: { [K in SweepKey]: (flag: string, raw: string) => TrainConfig[K] } = {
   lr: (f, r) => realNumber(f, r, (x) => x > 0, "> 0"),
-  hidden: (f, r) => wholeNumber(f, r, 1, 4096),
-  layers: (f, r) => wholeNumber(f, r, 1, 64),
+  hidden: (f, r) => wholeNumber(f, r, 1, MAX_WIDTH),
+  layers: (f, r) => wholeNumber(f, r, 1, MAX_LAYERS),
   activation: (f, r) => oneOf(f, r, ACTIVATIONS),
   momentum: (f, r) => realNumber(f, r, (x) => x >= 0 && x <= 1, "from 0 to 1"),
   batchSize: (f, r) => wholeNumber(f, r, 1, 1_000_000),
