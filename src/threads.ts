@@ -10,7 +10,14 @@
  * Workers are woken through `Atomics` on a control block in the shared memory
  * (a message round trip would cost more than a small job): the caller writes
  * the job, bumps a generation counter and notifies; each worker spins briefly,
- * then waits on that counter, runs its part, and counts itself done.
+ * then waits on that counter, counts itself as having taken the job, runs its
+ * part, and counts itself done.
+ *
+ * The protocol never depends on when a worker starts listening: the pool
+ * hands each worker the generation it must wait past, so a job published
+ * before a worker first reads the counter is still seen. And it never waits
+ * forever: a worker that has not taken a job {@link TAKE_DEADLINE_MS} after
+ * it was published fails the job with an error instead of hanging the caller.
  *
  * @example
  * ```ts
@@ -24,7 +31,8 @@ import * as activations from "../kernels/build/activations.wasm";
 import * as batchnorm from "../kernels/build/batchnorm.wasm";
 import * as linear from "../kernels/build/linear.wasm";
 import * as matmul from "../kernels/build/matmul.wasm";
-import { arena, type Tensor } from "./arena.ts";
+import { arena } from "./arena.ts";
+import { within } from "./deadline.ts";
 import { memory } from "./memory.ts";
 
 // deno-lint-ignore no-explicit-any
@@ -52,11 +60,26 @@ const MAX_ARGS = 16;
 // Control block: i32 slots, then f64 arguments from byte 64.
 const GEN = 0, DONE = 1, KERNEL = 2, NARGS = 3, TOTAL = 4, ALIGN = 5, THREADS = 6, SCRATCH_ARG = 7;
 const SCRATCH_BASE = 8, SCRATCH_STRIDE = 9;
+/** Workers that have read the current job (a worker that never does is stuck, not slow). */
+const TAKEN = 10;
+/** The first worker whose part threw (its thread number), or 0. */
+const FAILED = 11;
 const ARGS_BYTE = 64;
 const CONTROL_BYTES = ARGS_BYTE + 8 * MAX_ARGS;
 const STOP = -1;
 /** Spins of a waiting thread before it sleeps in Atomics.wait (about 20–50 µs). */
 const SPINS = 20000;
+
+/**
+ * How long a published job (or the stop request) may go untaken by a worker
+ * before the pool reports itself stuck. A worker takes a job within
+ * microseconds, or milliseconds on a loaded machine; this bound is a hang
+ * detector, not a speed limit, and running the part itself has none.
+ */
+export const TAKE_DEADLINE_MS = 30_000;
+
+/** How long a worker may take to load its modules and report ready. */
+export const START_DEADLINE_MS = 60_000;
 
 /** [lo, hi) of part `t` of `n` over [0, total), parts being multiples of `align`. */
 export function part(total: number, align: number, n: number, t: number): [number, number] {
@@ -65,6 +88,7 @@ export function part(total: number, align: number, n: number, t: number): [numbe
   return [lo, Math.min(lo + chunk, total)];
 }
 
+/** Waits until `ctrl[index]` is no longer `value`: spins, then sleeps. */
 function waitWhile(ctrl: Int32Array, index: number, value: number): void {
   for (let i = 0; i < SPINS; i++) if (Atomics.load(ctrl, index) !== value) return;
   while (Atomics.load(ctrl, index) === value) Atomics.wait(ctrl, index, value);
@@ -88,19 +112,39 @@ function runPart(ctrl: Int32Array, args: Float64Array, t: number, call: number[]
   if (lo < hi) BY_INDEX[ctrl[KERNEL]](...call, lo, hi);
 }
 
-/** A worker's loop (src/worker.ts): wait for a job, run this thread's part, repeat until told to stop. */
-export function serve(control: number, thread: number): void {
+/**
+ * A worker's loop (src/worker.ts): wait for each job after `generation`, run
+ * this thread's part, repeat until told to stop. `generation` is the counter's
+ * value when the pool started the worker, so a job published before this loop
+ * first looks is not missed.
+ */
+export function serve(control: number, thread: number, generation: number): void {
   const { ctrl, args } = views(control);
   const call: number[] = [];
-  let gen = Atomics.load(ctrl, GEN);
-  for (;;) {
+  for (let gen = generation;;) {
     waitWhile(ctrl, GEN, gen);
     gen = Atomics.load(ctrl, GEN);
-    if (ctrl[KERNEL] === STOP) return;
-    runPart(ctrl, args, thread, call);
+    Atomics.add(ctrl, TAKEN, 1);
+    const stop = ctrl[KERNEL] === STOP;
+    if (!stop) {
+      try {
+        runPart(ctrl, args, thread, call);
+      } catch {
+        Atomics.compareExchange(ctrl, FAILED, 0, thread);
+      }
+    }
     Atomics.add(ctrl, DONE, 1);
     Atomics.notify(ctrl, DONE);
+    if (stop) return;
   }
+}
+
+/** How a pool starts; the defaults are what bnlab runs with. */
+export interface PoolOptions {
+  /** The worker module; tests substitute one that misbehaves. Default: src/worker.ts. */
+  worker?: URL;
+  /** See {@link TAKE_DEADLINE_MS}, the default. */
+  takeDeadlineMs?: number;
 }
 
 /** The calling thread plus `size − 1` workers. */
@@ -111,19 +155,32 @@ export class ThreadPool {
   readonly #ctrl: Int32Array;
   readonly #args: Float64Array;
   readonly #call: number[] = [];
+  /** The arena range [start, end) of the control block and scratch, given back on stop when nothing lies above. */
+  readonly #start: number;
+  readonly #end: number;
+  readonly #takeDeadlineMs: number;
+  #state: "running" | "stopped" | "stuck" = "running";
   /** Jobs run so far (split over the threads). */
   jobs = 0;
 
-  private constructor(size: number, workers: Worker[], control: Tensor) {
+  private constructor(
+    size: number,
+    workers: Worker[],
+    control: number,
+    arenaRange: [number, number],
+    deadline: number,
+  ) {
     this.size = size;
     this.#workers = workers;
     // The memory is shared: growing it never detaches these views.
-    ({ ctrl: this.#ctrl, args: this.#args } = views(control.ptr));
+    ({ ctrl: this.#ctrl, args: this.#args } = views(control));
+    [this.#start, this.#end] = arenaRange;
+    this.#takeDeadlineMs = deadline;
   }
 
-  /** Starts `size − 1` workers and resolves when they are ready. */
-  static async start(size: number): Promise<ThreadPool> {
-    const script = new URL("./worker.ts", import.meta.url);
+  /** Starts `size − 1` workers and resolves when they are ready (or rejects, leaving none running). */
+  static async start(size: number, options: PoolOptions = {}): Promise<ThreadPool> {
+    const script = options.worker ?? new URL("./worker.ts", import.meta.url);
     // Asked first: a worker without read permission would prompt on a terminal.
     if (
       script.protocol === "file:" &&
@@ -131,10 +188,16 @@ export class ThreadPool {
     ) {
       throw new Error(`no read permission for ${script.pathname}, which worker threads load`);
     }
+    const start = arena.mark();
     const control = arena.f64([CONTROL_BYTES / 8]);
     const stride = matmul.gemm_scratch_bytes();
     const scratch = arena.f32([(size - 1) * stride / 4]);
+    const { ctrl } = views(control.ptr);
+    ctrl[SCRATCH_BASE] = scratch.ptr;
+    ctrl[SCRATCH_STRIDE] = stride;
     const workers: Worker[] = [];
+    const deadline = options.takeDeadlineMs ?? TAKE_DEADLINE_MS;
+    const pool = new ThreadPool(size, workers, control.ptr, [start, arena.mark()], deadline);
     const ready: Promise<void>[] = [];
     for (let t = 1; t < size; t++) {
       const w = new Worker(script, { type: "module" });
@@ -147,27 +210,27 @@ export class ThreadPool {
           };
         }),
       );
-      w.postMessage({ memory, control: control.ptr, thread: t });
+      w.postMessage({ memory, control: control.ptr, thread: t, generation: Atomics.load(ctrl, GEN) });
       workers.push(w);
     }
-    const pool = new ThreadPool(size, workers, control);
     try {
-      await Promise.all(ready);
+      await within(Promise.all(ready), START_DEADLINE_MS, `starting ${size - 1} worker threads`);
     } catch (err) {
-      pool.stop();
+      pool.#terminate("stuck");
       throw err;
     }
-    pool.#ctrl[SCRATCH_BASE] = scratch.ptr;
-    pool.#ctrl[SCRATCH_STRIDE] = stride;
     return pool;
   }
 
   /**
    * Runs `kernel` with `args` over [0, total) on every thread and returns when
    * all parts are done. The argument at `scratchArg` (or none, for -1) is
-   * replaced by each worker's own packing scratch.
+   * replaced by each worker's own packing scratch. Throws when a part threw,
+   * or when a worker did not take the job within the pool's deadline
+   * ({@link TAKE_DEADLINE_MS} by default; the pool is then unusable).
    */
   run(kernel: ParallelKernel, total: number, align: number, scratchArg: number, ...args: number[]): void {
+    if (this.#state !== "running") throw new Error(`the thread pool is ${this.#state}`);
     const ctrl = this.#ctrl, slots = this.#args;
     this.jobs++;
     ctrl[KERNEL] = INDEX.get(kernel)!;
@@ -177,22 +240,64 @@ export class ThreadPool {
     ctrl[THREADS] = this.size;
     ctrl[SCRATCH_ARG] = scratchArg;
     slots.set(args);
-    Atomics.store(ctrl, DONE, 0);
-    Atomics.add(ctrl, GEN, 1);
-    Atomics.notify(ctrl, GEN);
-    runPart(ctrl, slots, 0, this.#call);
-    const workers = this.size - 1;
-    for (let done = Atomics.load(ctrl, DONE); done < workers; done = Atomics.load(ctrl, DONE)) {
-      waitWhile(ctrl, DONE, done);
+    this.#publish();
+    let own: { error: unknown } | null = null;
+    try {
+      runPart(ctrl, slots, 0, this.#call);
+    } catch (error) {
+      own = { error };
     }
+    // Even when this thread's part threw, the workers are still writing: wait for them.
+    if (!this.#awaitWorkers()) {
+      this.#terminate("stuck");
+      throw new Error(
+        `thread pool stuck: a worker did not take the ${kernel} job within ${this.#takeDeadlineMs / 1000} s`,
+      );
+    }
+    if (own) throw own.error;
+    const failed = Atomics.load(ctrl, FAILED);
+    if (failed !== 0) throw new Error(`${kernel} failed on worker thread ${failed}`);
   }
 
-  /** Stops the workers; the pool must not be used afterwards. */
+  /** Stops the workers (each acknowledges first, so none touches the control block afterwards). */
   stop(): void {
+    if (this.#state !== "running") return;
+    this.#ctrl[KERNEL] = STOP;
+    this.#publish();
+    const acknowledged = this.#awaitWorkers();
+    this.#terminate(acknowledged ? "stopped" : "stuck");
+    // Give the control block and scratch back when nothing was allocated after them.
+    if (acknowledged && arena.used === this.#end) arena.release(this.#start);
+  }
+
+  /** Makes the job in the control block the next generation and wakes the workers. */
+  #publish(): void {
     const ctrl = this.#ctrl;
-    ctrl[KERNEL] = STOP;
+    Atomics.store(ctrl, DONE, 0);
+    Atomics.store(ctrl, TAKEN, 0);
+    Atomics.store(ctrl, FAILED, 0);
     Atomics.add(ctrl, GEN, 1);
     Atomics.notify(ctrl, GEN);
+  }
+
+  /**
+   * Waits until every worker counted itself done; false when one had not even
+   * taken the job within the pool's deadline after it was published.
+   */
+  #awaitWorkers(): boolean {
+    const ctrl = this.#ctrl, workers = this.size - 1;
+    for (let i = 0; i < SPINS; i++) if (Atomics.load(ctrl, DONE) >= workers) return true;
+    const deadline = performance.now() + this.#takeDeadlineMs;
+    for (let done = Atomics.load(ctrl, DONE); done < workers; done = Atomics.load(ctrl, DONE)) {
+      // Sleep in slices, so that a job nobody took is noticed.
+      Atomics.wait(ctrl, DONE, done, 100);
+      if (Atomics.load(ctrl, TAKEN) < workers && performance.now() > deadline) return false;
+    }
+    return true;
+  }
+
+  #terminate(state: "stopped" | "stuck"): void {
+    this.#state = state;
     for (const w of this.#workers) w.terminate();
   }
 }

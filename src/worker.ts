@@ -15,12 +15,14 @@ interface Start {
   memory: WebAssembly.Memory;
   control: number;
   thread: number;
+  /** The job counter when the pool started this worker: it serves every job after it. */
+  generation: number;
 }
 
 self.onmessage = async (e: MessageEvent<Start>) => {
   (globalThis as { bnlabMemory?: WebAssembly.Memory }).bnlabMemory = e.data.memory;
   const { serve } = await import("./threads.ts");
   self.postMessage("ready");
-  serve(e.data.control, e.data.thread);
+  serve(e.data.control, e.data.thread, e.data.generation);
   self.close();
 };

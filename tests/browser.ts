@@ -13,6 +13,8 @@
  * ```
  * @module
  */
+import { within } from "../src/deadline.ts";
+import { run } from "./cli.ts";
 
 /** Chromium's flags for a headless run with no profile, no sandbox (containers) and no background traffic. */
 export const CHROMIUM_FLAGS = [
@@ -38,13 +40,9 @@ export async function findChromium(): Promise<{ path: string | null; why: string
   if (!await exists("/usr/bin/apt-get")) return { path: null, why: "no chromium, and no apt-get to install it" };
   console.log("installing chromium with apt-get for the report test …");
   const apt = async (...args: string[]) => {
-    const out = await new Deno.Command("/usr/bin/apt-get", {
-      args,
-      env: { DEBIAN_FRONTEND: "noninteractive" },
-      stdout: "null",
-      stderr: "piped",
-    }).output().catch((err) => ({ success: false, stderr: new TextEncoder().encode(String(err)) }));
-    return { ok: out.success, err: new TextDecoder().decode(out.stderr).trim().split("\n").at(-1) ?? "" };
+    const out = await run("/usr/bin/apt-get", args, "/", { env: { DEBIAN_FRONTEND: "noninteractive" } })
+      .catch((err) => ({ code: 1, stderr: String(err) }));
+    return { ok: out.code === 0, err: out.stderr.trim().split("\n").at(-1) ?? "" };
   };
   let install = await apt("install", "-y", "--no-install-recommends", "chromium");
   if (!install.ok) {
@@ -124,7 +122,7 @@ export async function openPage(chromium: string, url: string, width = 1280): Pro
       const answer = new Promise<T>((resolve, reject) =>
         pending.set(id, { resolve: resolve as (v: unknown) => void, reject })
       );
-      return within(answer, 30_000, method);
+      return within(answer, 30_000, `chromium's answer to ${method}`);
     };
     const { targetId } = await send<{ targetId: string }>("Target.createTarget", { url: "about:blank" });
     session.id = (await send<{ sessionId: string }>("Target.attachToTarget", { targetId, flatten: true })).sessionId;
@@ -149,7 +147,7 @@ export async function openPage(chromium: string, url: string, width = 1280): Pro
     for (const domain of ["Page", "Network", "Runtime", "Log"]) await send(`${domain}.enable`);
     await send("Emulation.setDeviceMetricsOverride", { width, height: 900, deviceScaleFactor: 1, mobile: false });
     await send("Page.navigate", { url });
-    await within(load, 30_000, `loading ${url}`);
+    await within(load, 30_000, `chromium loading ${url}`);
 
     return {
       requests,
@@ -189,30 +187,13 @@ export async function openPage(chromium: string, url: string, width = 1280): Pro
   }
 }
 
-/** `promise`, or a rejection naming `what` after `ms` milliseconds: nothing here waits forever. */
-async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: no answer from chromium in ${ms / 1000} s`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 /** Reads Chromium's stderr up to "DevTools listening on ws://…" (then keeps draining it); gives up after 30 s. */
 async function devtoolsEndpoint(stderr: ReadableStream<Uint8Array>): Promise<string> {
   const lines = stderr.pipeThrough(new TextDecoderStream()).getReader();
   let text = "";
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`chromium reported no DevTools endpoint in 30 s:\n${text}`)), 30_000);
-  });
-  try {
+  const found = (async () => {
     while (true) {
-      const { value, done } = await Promise.race([lines.read(), timeout]);
+      const { value, done } = await lines.read();
       if (done) throw new Error(`chromium exited without a DevTools endpoint:\n${text}`);
       text += value;
       const m = text.match(/DevTools listening on (ws:\/\/\S+)/);
@@ -223,7 +204,9 @@ async function devtoolsEndpoint(stderr: ReadableStream<Uint8Array>): Promise<str
         return m[1];
       }
     }
-  } finally {
-    clearTimeout(timer);
-  }
+  })();
+  found.catch(() => {}); // after a timeout, the browser's exit ends this loop with nobody listening
+  return await within(found, 30_000, "chromium reporting its DevTools endpoint").catch((err) => {
+    throw new Error(`${err.message}:\n${text}`);
+  });
 }

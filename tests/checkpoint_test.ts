@@ -158,8 +158,8 @@ Deno.test("deno task predict prints x<TAB>prediction per x from a trained run's 
 /** Why the PyTorch check cannot run here, or null when /usr/bin/python3 imports torch. */
 async function torchMissing(): Promise<string | null> {
   try {
-    const out = await new Deno.Command("/usr/bin/python3", { args: ["-c", "import torch"], stderr: "null" }).output();
-    return out.success ? null : "/usr/bin/python3 has no torch (apt-get install python3-torch)";
+    const out = await run("/usr/bin/python3", ["-c", "import torch"], Deno.cwd());
+    return out.code === 0 ? null : "/usr/bin/python3 has no torch (apt-get install python3-torch)";
   } catch {
     return "there is no /usr/bin/python3";
   }

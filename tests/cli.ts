@@ -1,7 +1,10 @@
 /**
  * Running bnlab's commands as a user would, for the end-to-end tests: each in
  * a fresh temporary directory, with read and write permission there only
- * (plus, for training, its worker threads' modules).
+ * (plus, for training, its worker threads' modules). Every command a test
+ * starts goes through {@link spawn}, which kills it after a generous deadline
+ * so that a hung command fails its test with a message instead of stalling
+ * the suite.
  *
  * @example
  * ```ts
@@ -26,9 +29,21 @@ export interface Finished {
   stderr: string;
 }
 
-/** Waits for `child` and decodes what it printed. */
+/**
+ * How long a command started by a test may run before it is killed and its
+ * test fails: a hang detector, far above any command's normal time (the
+ * slowest, a bundle or an apt-get install, take seconds to a few minutes).
+ */
+export const COMMAND_DEADLINE_MS = 10 * 60_000;
+
+/** The deadline of each running command: what it is, and whether it was killed for running past it. */
+const deadlines = new WeakMap<Deno.ChildProcess, { what: string; ms: number; expired: boolean }>();
+
+/** Waits for `child` and decodes what it printed; throws when it was killed at its deadline. */
 export async function finish(child: Deno.ChildProcess): Promise<Finished> {
   const out = await child.output();
+  const deadline = deadlines.get(child);
+  if (deadline?.expired) throw new Error(`${deadline.what} was still running after ${deadline.ms / 1000} s; killed`);
   const dec = new TextDecoder();
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }
@@ -38,14 +53,38 @@ export function trainCommand(dir: string): string[] {
   return [Deno.execPath(), "run", `--allow-read=${dir},${SRC},${KERNELS}`, `--allow-write=${dir}`, MAIN];
 }
 
-/** Starts `cmd args` in `cwd` with pipes for its output and no colours. */
-export function spawn(cmd: string, args: string[], cwd: string): Deno.ChildProcess {
-  return new Deno.Command(cmd, { args, cwd, stdout: "piped", stderr: "piped", env: { NO_COLOR: "1" } }).spawn();
+/** How a test starts a command. */
+export interface SpawnOptions {
+  /** Kill it after this many milliseconds (default {@link COMMAND_DEADLINE_MS}). */
+  deadlineMs?: number;
+  /** Extra environment variables (NO_COLOR=1 is always set). */
+  env?: Record<string, string>;
 }
 
-/** Runs `cmd args` in `cwd` to the end. */
-export function run(cmd: string, args: string[], cwd: string): Promise<Finished> {
-  return finish(spawn(cmd, args, cwd));
+/**
+ * Starts `cmd args` in `cwd` with pipes for its output and no colours; it is
+ * killed (SIGKILL) if it still runs at its deadline, and {@link finish} then
+ * fails with a message naming it.
+ */
+export function spawn(cmd: string, args: string[], cwd: string, options: SpawnOptions = {}): Deno.ChildProcess {
+  const env = { NO_COLOR: "1", ...options.env };
+  const child = new Deno.Command(cmd, { args, cwd, stdout: "piped", stderr: "piped", env }).spawn();
+  const ms = options.deadlineMs ?? COMMAND_DEADLINE_MS;
+  const deadline = { what: [cmd.split("/").at(-1), ...args].join(" "), ms, expired: false };
+  deadlines.set(child, deadline);
+  const timer = setTimeout(() => {
+    deadline.expired = true;
+    try {
+      child.kill("SIGKILL");
+    } catch { /* it exited meanwhile */ }
+  }, ms);
+  child.status.finally(() => clearTimeout(timer));
+  return child;
+}
+
+/** Runs `cmd args` in `cwd` to the end (see {@link spawn}). */
+export function run(cmd: string, args: string[], cwd: string, options: SpawnOptions = {}): Promise<Finished> {
+  return finish(spawn(cmd, args, cwd, options));
 }
 
 /** Starts the train command in `dir` (see {@link trainCommand}). */

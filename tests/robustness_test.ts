@@ -2,7 +2,7 @@
 // every completed epoch and say where they stopped.
 import assert from "node:assert/strict";
 import { parseCsv } from "../src/csv.ts";
-import { finish, spawnTrain, trainCommand } from "./cli.ts";
+import { finish, run, spawnTrain, trainCommand } from "./cli.ts";
 
 const ESC = String.fromCharCode(27);
 
@@ -101,24 +101,19 @@ Deno.test("on a terminal the progress line redraws in place on stderr; --quiet a
     const args = ["--epochs", "40", "--variants", "torch", "--hidden", "64", "--batch-size", "16"];
     const deno = trainCommand(dir).join(" ");
     // `script` runs the command on a pseudo-terminal and copies what it prints.
-    const tty = await new Deno.Command("script", {
-      args: ["-qefc", `${deno} ${args.join(" ")} --out ${dir}/tty`, "/dev/null"],
-      cwd: dir,
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const shown = new TextDecoder().decode(tty.stdout);
+    const tty = await run("script", ["-qefc", `${deno} ${args.join(" ")} --out ${dir}/tty`, "/dev/null"], dir);
+    const shown = tty.stdout;
     assert.equal(tty.code, 0, shown);
     // Each redraw returns the cursor and erases the line (ESC [2K) before the text.
     assert.ok(shown.includes(`\r${ESC}[2Krun 1/1, torch: epoch `), "no progress line redrawn in place");
     assert.match(shown, /run 1\/1, torch: epoch \d+\/40, step \d+\/63, test loss \S+, \d+ steps\/s/);
 
-    const quiet = await new Deno.Command("script", {
-      args: ["-qefc", `${deno} ${args.join(" ")} --quiet --out ${dir}/quiet`, "/dev/null"],
-      cwd: dir,
-      stdout: "piped",
-    }).output();
-    assert.doesNotMatch(new TextDecoder().decode(quiet.stdout), /steps\/s/);
+    const quiet = await run(
+      "script",
+      ["-qefc", `${deno} ${args.join(" ")} --quiet --out ${dir}/quiet`, "/dev/null"],
+      dir,
+    );
+    assert.doesNotMatch(quiet.stdout, /steps\/s/);
 
     const piped = await finish(spawnTrain(dir, [...args, "--out", `${dir}/piped`]));
     assert.equal(piped.code, 0, piped.stderr);

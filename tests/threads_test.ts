@@ -5,7 +5,8 @@ import { ADAM_DEFAULTS } from "../src/adam.ts";
 import { arena } from "../src/arena.ts";
 import { type BnVariant, Net } from "../src/model.ts";
 import { Random } from "../src/random.ts";
-import { part, startThreads, stopThreads, threadPool } from "../src/threads.ts";
+import { memory } from "../src/memory.ts";
+import { part, startThreads, stopThreads, ThreadPool, threadPool } from "../src/threads.ts";
 import { DEFAULTS, specFor } from "../src/train.ts";
 
 /** Three Adam steps of a net big enough for every kernel to be split; returns params and losses. */
@@ -55,5 +56,61 @@ Deno.test("parts cover the range once, in multiples of the alignment", () => {
     assert.equal(parts[n - 1][1], total);
     for (let t = 1; t < n; t++) assert.equal(parts[t][0], parts[t - 1][1]);
     for (const [lo] of parts) assert.ok(lo % align === 0 || lo === total);
+  }
+});
+
+Deno.test("pools start, run and stop 200 times with 2–4 threads; every job is done and no memory is kept", async () => {
+  // The start race this guards against: a job published before a new worker
+  // first read the job counter was missed, and both sides waited forever (the
+  // old protocol hung within the first 50 of these cycles every time).
+  const n = 1031, x = arena.f32([n]), y = arena.f32([n]);
+  for (let i = 0; i < n; i++) x.f32[i] = i % 7 - 3;
+  const top = arena.used;
+  try {
+    for (let cycle = 0; cycle < 200; cycle++) {
+      await startThreads(2 + cycle % 3);
+      const pool = threadPool()!;
+      for (let job = 0; job < 3; job++) {
+        y.f32.fill(NaN);
+        // The first job goes out right after the start, when the race was likeliest.
+        pool.run("relu_forward", n, 4, -1, y.ptr, x.ptr);
+        for (let i = 0; i < n; i++) {
+          if (y.f32[i] !== Math.max(0, x.f32[i])) assert.fail(`cycle ${cycle}, job ${job}: y[${i}] = ${y.f32[i]}`);
+        }
+      }
+      stopThreads();
+      assert.equal(arena.used, top, `cycle ${cycle}: the pool's control block and scratch were not given back`);
+    }
+  } finally {
+    stopThreads();
+  }
+});
+
+Deno.test("a worker that never takes its job fails the job with a message instead of hanging", async () => {
+  const pool = await ThreadPool.start(2, {
+    worker: new URL("./silent_worker.ts", import.meta.url),
+    takeDeadlineMs: 300,
+  });
+  const x = arena.f32([64]);
+  const started = performance.now();
+  assert.throws(() => pool.run("relu_forward", 64, 4, -1, x.ptr, x.ptr), /thread pool stuck: .*relu_forward/);
+  assert.throws(() => pool.run("relu_forward", 64, 4, -1, x.ptr, x.ptr), /the thread pool is stuck/);
+  pool.stop();
+  assert.ok(performance.now() - started < 10_000, "the stuck pool was not reported promptly");
+});
+
+Deno.test("a part that traps on a worker fails the job, and the pool goes on working", async () => {
+  const pool = await ThreadPool.start(2);
+  try {
+    // 1024 floats end exactly at the end of the memory: the worker's half of a
+    // 2048-element job reads and writes past it, the calling thread's does not.
+    const end = memory.buffer.byteLength;
+    const ptr = end - 4096;
+    assert.throws(() => pool.run("relu_forward", 2048, 4, -1, ptr, ptr), /relu_forward failed on worker thread 1/);
+    const x = arena.f32([8]).set([-1, 2, -3, 4, -5, 6, -7, 8]);
+    pool.run("relu_forward", 8, 4, -1, x.ptr, x.ptr);
+    assert.deepEqual([...x.f32], [0, 2, 0, 4, 0, 6, 0, 8]);
+  } finally {
+    pool.stop();
   }
 });
