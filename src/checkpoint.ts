@@ -16,6 +16,8 @@
  * @module
  */
 import { type Activation, ACTIVATIONS } from "./activations.ts";
+import { arena } from "./arena.ts";
+import { MAX_PAGES, PAGE_BYTES } from "./memory.ts";
 import {
   BN_VARIANTS,
   type BnVariant,
@@ -23,10 +25,19 @@ import {
   MAX_LAYERS,
   MAX_WIDTH,
   Net,
+  netBytes,
   type NetSpec,
   parameterShapes,
 } from "./model.ts";
-import { decodeSafetensors, encodeSafetensors, type SafeTensor, SafetensorsError } from "./safetensors.ts";
+import { decimalNumber, formatBytes } from "./numbers.ts";
+import {
+  decodeSafetensors,
+  type Dtype,
+  dtypeOf,
+  encodeSafetensors,
+  type SafeTensor,
+  SafetensorsError,
+} from "./safetensors.ts";
 
 /** `__metadata__.format` of a bnlab model file. */
 export const MODEL_FORMAT = "bnlab-notebook-net/1";
@@ -67,38 +78,95 @@ export function encodeModel(net: Net, config: Record<string, string | number | b
 }
 
 /**
- * Rebuilds the network a file made by {@link encodeModel} describes, in the
- * shared arena, for batches of up to `maxBatch` rows; throws
- * {@link SafetensorsError} naming what is missing or wrong.
+ * Header bytes a model file may have. A bnlab header names at most
+ * 7·{@link MAX_LAYERS} + 2 tensors in about 100 bytes each, plus a short
+ * metadata map: some 50 KB at the largest; anything far beyond is not ours.
  */
-export function decodeModel(bytes: Uint8Array, maxBatch: number): { net: Net; metadata: Record<string, string> } {
-  const { tensors, metadata } = decodeSafetensors(bytes);
+export const MAX_MODEL_HEADER = 1 << 20;
+
+/** A tensor as a header describes it: no data needed. */
+type TensorInfo = { name: string; shape: readonly number[]; dtype: Dtype };
+
+/**
+ * The network a model file describes, from its header alone: the metadata
+ * must name a bnlab network within bnlab's bounds, and the tensors must be
+ * exactly that network's state_dict (every name present with its shape and
+ * dtype, nothing else). A reader checks this before reading any tensor data
+ * or allocating any network, so a file that lies costs nothing.
+ */
+export function modelSpec(metadata: Record<string, string>, tensors: readonly TensorInfo[]): NetSpec {
   if (metadata.format !== MODEL_FORMAT) {
     throw new SafetensorsError(
       `__metadata__.format is ${JSON.stringify(metadata.format ?? null)}, not ${MODEL_FORMAT}: not a bnlab model file`,
     );
   }
   const spec = specFromMetadata(metadata);
-  const expected = stateDictOrder(spec);
-  const extra = [...tensors.keys()].filter((name) => !expected.some(([n]) => n === name));
+  const expected = new Map(stateDictOrder(spec));
+  const extra = tensors.filter((t) => !expected.has(t.name)).map((t) => t.name);
   if (extra.length > 0) throw new SafetensorsError(`unexpected tensors for this network: ${extra.join(", ")}`);
-  const net = new Net(spec, maxBatch);
-  const state = net.stateDict();
+  const byName = new Map(tensors.map((t) => [t.name, t]));
   for (const [name, shape] of expected) {
-    const t = tensors.get(name);
+    const t = byName.get(name);
     if (!t) throw new SafetensorsError(`the file has no tensor ${name}`);
     if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
       throw new SafetensorsError(`${name} has shape [${t.shape}], the network needs [${shape}]`);
     }
-    if (name.endsWith(".num_batches_tracked")) {
-      if (!(t.data instanceof BigInt64Array)) throw new SafetensorsError(`${name} is not int64`);
-      continue;
-    }
-    if (!(t.data instanceof Float32Array)) throw new SafetensorsError(`${name} is not float32`);
-    state.get(name)!.set(t.data);
+    const dtype = name.endsWith(".num_batches_tracked") ? "I64" : "F32";
+    if (t.dtype !== dtype) throw new SafetensorsError(`${name} is ${t.dtype}, not ${dtype}`);
   }
-  net.step = Number(metadata.steps ?? 0) || 0;
+  return spec;
+}
+
+/**
+ * Rebuilds the network a file made by {@link encodeModel} describes, in the
+ * shared arena, for batches of up to `maxBatch` rows; throws
+ * {@link SafetensorsError} naming what is missing or wrong. Every value is
+ * checked before the network is allocated: weights and statistics finite,
+ * running variances not negative (eval divides by √(var + eps)).
+ */
+export function decodeModel(bytes: Uint8Array, maxBatch: number): { net: Net; metadata: Record<string, string> } {
+  const { tensors, metadata } = decodeSafetensors(bytes, MAX_MODEL_HEADER);
+  const spec = modelSpec(metadata, [...tensors.values()].map((t) => ({ ...t, dtype: dtypeOf(t.data) })));
+  for (const { name, data } of tensors.values()) {
+    const bad = data instanceof Float32Array ? badValue(name, data) : badCount(name, data);
+    if (bad) throw new SafetensorsError(bad);
+  }
+  const steps = metadata.steps === undefined ? 0 : Number(metadata.steps);
+  if (!Number.isSafeInteger(steps) || steps < 0) {
+    throw new SafetensorsError(`__metadata__.steps must be a whole number ≥ 0, got ${JSON.stringify(metadata.steps)}`);
+  }
+  checkNetFits(spec, maxBatch);
+  const net = new Net(spec, maxBatch);
+  const state = net.stateDict();
+  for (const [name, t] of tensors) if (t.data instanceof Float32Array) state.get(name)!.set(t.data);
+  net.step = steps;
   return { net, metadata };
+}
+
+/** Refuses, before anything is allocated, a network whose arena would not fit in a wasm32 memory. */
+export function checkNetFits(spec: NetSpec, maxBatch: number): void {
+  const need = netBytes(spec, maxBatch);
+  if (arena.used + need > MAX_PAGES * PAGE_BYTES) {
+    throw new SafetensorsError(
+      `this ${spec.layers}×${spec.hidden} network needs ${formatBytes(need)}; WebAssembly memory holds at most 4 GiB`,
+    );
+  }
+}
+
+/** Why a float tensor cannot be used, naming its first bad element; null when every value is usable. */
+function badValue(name: string, data: Float32Array): string | null {
+  const variance = name.endsWith(".running_var");
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i];
+    if (!Number.isFinite(v)) return `${name}[${i}] is ${v}: the file's values must be finite`;
+    if (variance && v < 0) return `${name}[${i}] is ${v}: a variance cannot be negative`;
+  }
+  return null;
+}
+
+/** Why a count (`num_batches_tracked`) is not one; null when it is. */
+function badCount(name: string, data: BigInt64Array): string | null {
+  return data.some((v) => v < 0n) ? `${name} is negative: it counts training steps` : null;
 }
 
 /** The state_dict of `spec` in PyTorch's order: each module's parameters, then its buffers. */
@@ -119,16 +187,20 @@ function stateDictOrder(spec: NetSpec): [string, number[]][] {
 
 function specFromMetadata(m: Record<string, string>): NetSpec {
   const whole = (key: string, max: number) => {
-    const v = Number(m[key]);
-    if (!Number.isInteger(v) || v < 1 || v > max) {
-      throw new SafetensorsError(`__metadata__.${key} must be a whole number from 1 to ${max}, got ${m[key]}`);
+    const v = decimalNumber(m[key] ?? "");
+    if (v === null || !Number.isInteger(v) || v < 1 || v > max) {
+      throw new SafetensorsError(
+        `__metadata__.${key} must be a whole number from 1 to ${max}, got ${JSON.stringify(m[key] ?? null)}`,
+      );
     }
     return v;
   };
-  const real = (key: string) => {
-    const v = Number(m[key]);
-    if (m[key] === undefined || !Number.isFinite(v) || v < 0) {
-      throw new SafetensorsError(`__metadata__.${key} must be a number ≥ 0, got ${m[key]}`);
+  const real = (key: string, ok: (v: number) => boolean, range: string) => {
+    const v = decimalNumber(m[key] ?? "");
+    if (v === null || !ok(v)) {
+      throw new SafetensorsError(
+        `__metadata__.${key} must be a number ${range}, got ${JSON.stringify(m[key] ?? null)}`,
+      );
     }
     return v;
   };
@@ -145,7 +217,8 @@ function specFromMetadata(m: Record<string, string>): NetSpec {
     outputs: whole("outputs", MAX_WIDTH),
     activation: m.activation as Activation,
     bn: m.variant as BnVariant,
-    eps: real("eps"),
-    momentum: real("momentum"),
+    // eval divides by √(running_var + eps): eps 0 with a zero variance is a division by zero.
+    eps: real("eps", (v) => v > 0, "> 0"),
+    momentum: real("momentum", (v) => v >= 0 && v <= 1, "from 0 to 1"),
   };
 }

@@ -28,18 +28,25 @@ import {
   type BnSemantics,
 } from "./batchnorm.ts";
 import {
+  asExpected,
+  asList,
+  asNumber,
+  asObject,
   asTensor,
   CaseCheck,
   describeMismatch,
   type FixtureTensor,
-  isTensor,
   maxAbs,
+  optionalNumber,
+  SchemaError,
+  shown,
   type Tolerance,
   tolerance,
 } from "./fixtures.ts";
+import { parseFlags, UsageError } from "./flags.ts";
 import { linear_backward, linear_forward } from "./linear.ts";
 import { mse_backward, mse_forward } from "./loss.ts";
-import { type BnVariant, canonicalName, Net, type NetSpec } from "./model.ts";
+import { type BnVariant, canonicalName, MAX_LAYERS, MAX_WIDTH, Net, type NetSpec } from "./model.ts";
 
 /** The README's tolerances: `rtol`, and `atol` as a fraction of the tensor's max |expected|. */
 export const TOL = {
@@ -104,14 +111,14 @@ function outputKey(key: string): string {
 function compareAll(
   check: CaseCheck,
   prefix: string,
-  expected: Record<string, unknown>,
+  expected: unknown,
   outputs: Outputs,
   tol: (e: FixtureTensor | number) => Tolerance,
   ignore: readonly string[] = [],
 ): void {
-  for (const [key, want] of Object.entries(expected)) {
+  for (const [key, raw] of Object.entries(asObject(expected, prefix.replace(/\.$/, "") || "expected"))) {
     if (ignore.includes(key)) continue;
-    if (!isTensor(want) && typeof want !== "number") continue;
+    const want = asExpected(raw, prefix + key);
     const got = outputs[outputKey(key)];
     if (got === undefined) {
       check.fail(prefix + key, "no output computed for this expected value");
@@ -156,7 +163,7 @@ function bnTrain(
     running_var_after: rv.f32.slice(),
   };
   if (dyJson !== undefined) {
-    const dy = upload(dyJson, "dy");
+    const dy = upload(dyJson, "inputs.dy");
     const dx = zerosLike(x), dgamma = zerosLike(gamma), dbeta = zerosLike(beta);
     batchnorm_backward(dx, dgamma, dbeta, arena.f64([batchnormSumsLength(C)]), dy, x, gamma, mean, rstd);
     Object.assign(out, { dx: dx.f32, dgamma: dgamma.f32, dbeta: dbeta.f32 });
@@ -170,7 +177,7 @@ function bnEval(x: Tensor, gamma: Tensor, beta: Tensor, rm: Tensor, rv: Tensor, 
   batchnorm_eval_forward(y, x, gamma, beta, rm, rv, eps);
   const out: Outputs = { y: y.f32, running_mean_after: rm.f32.slice(), running_var_after: rv.f32.slice() };
   if (dyJson !== undefined) {
-    const dy = upload(dyJson, "dy");
+    const dy = upload(dyJson, "inputs.dy");
     const dx = zerosLike(x), dgamma = zerosLike(gamma), dbeta = zerosLike(beta);
     batchnorm_eval_backward(dx, dgamma, dbeta, dy, x, gamma, rm, rv, eps);
     Object.assign(out, { dx: dx.f32, dgamma: dgamma.f32, dbeta: dbeta.f32 });
@@ -182,14 +189,14 @@ function runBatchnormTrain(c: Json, check: CaseCheck): void {
   const i = c.inputs;
   const out = bnTrain(
     "torch",
-    upload(i.x, "x"),
-    upload(i.gamma, "gamma"),
-    upload(i.beta, "beta"),
-    upload(i.running_mean, "running_mean"),
-    upload(i.running_var, "running_var"),
+    upload(i.x, "inputs.x"),
+    upload(i.gamma, "inputs.gamma"),
+    upload(i.beta, "inputs.beta"),
+    upload(i.running_mean, "inputs.running_mean"),
+    upload(i.running_var, "inputs.running_var"),
     i.dy,
-    c.eps,
-    c.momentum,
+    asNumber(c.eps, "eps"),
+    asNumber(c.momentum, "momentum"),
   );
   compareAll(check, "", c.expected, out, bnTolerance(c.tags));
 }
@@ -197,13 +204,13 @@ function runBatchnormTrain(c: Json, check: CaseCheck): void {
 function runBatchnormEval(c: Json, check: CaseCheck): void {
   const i = c.inputs;
   const out = bnEval(
-    upload(i.x, "x"),
-    upload(i.gamma, "gamma"),
-    upload(i.beta, "beta"),
-    upload(i.running_mean, "running_mean"),
-    upload(i.running_var, "running_var"),
+    upload(i.x, "inputs.x"),
+    upload(i.gamma, "inputs.gamma"),
+    upload(i.beta, "inputs.beta"),
+    upload(i.running_mean, "inputs.running_mean"),
+    upload(i.running_var, "inputs.running_var"),
     i.dy,
-    c.eps,
+    asNumber(c.eps, "eps"),
   );
   compareAll(check, "", c.expected, out, bnTolerance(c.tags));
 }
@@ -216,15 +223,16 @@ function runBatchnormEval(c: Json, check: CaseCheck): void {
 function runSequence(c: Json, check: CaseCheck, semantics: BnSemantics, eps: number, momentum: number): void {
   const i = c.inputs;
   const tol = bnTolerance(c.tags);
-  const gamma = upload(i.gamma, "gamma"), beta = upload(i.beta, "beta");
-  const rm = upload(i.running_mean_init ?? i.moving_mean_init, "running_mean_init");
-  const rv = upload(i.running_var_init ?? i.moving_var_init, "running_var_init");
-  const probe = upload(i.probe_x, "probe_x");
+  const gamma = upload(i.gamma, "inputs.gamma"), beta = upload(i.beta, "inputs.beta");
+  const rm = upload(i.running_mean_init ?? i.moving_mean_init, "inputs.running_mean_init");
+  const rv = upload(i.running_var_init ?? i.moving_var_init, "inputs.running_var_init");
+  const probe = upload(i.probe_x, "inputs.probe_x");
   const final: Outputs = {};
   if (c.expected.probe_y_eval_before_training !== undefined) {
     final.probe_y_eval_before_training = bnEval(probe, gamma, beta, rm, rv, undefined, eps).y;
   }
-  (c.steps as Json[]).forEach((step, k) => {
+  asList(c.steps, "steps").forEach((raw, k) => {
+    const step = asObject(raw, `steps[${k}]`);
     const out = bnTrain(semantics, upload(step.x, `steps[${k}].x`), gamma, beta, rm, rv, undefined, eps, momentum);
     compareAll(check, `steps[${k}].`, step, out, tol, ["x"]);
   });
@@ -238,12 +246,12 @@ function runSequence(c: Json, check: CaseCheck, semantics: BnSemantics, eps: num
 const MYBN = { eps: 1e-6, momentum: 0.5 };
 
 function runSeedMybn(c: Json, check: CaseCheck): void {
-  const eps = c.eps ?? MYBN.eps, momentum = c.momentum ?? MYBN.momentum;
+  const eps = optionalNumber(c.eps, "eps", MYBN.eps), momentum = optionalNumber(c.momentum, "momentum", MYBN.momentum);
   if (c.kind === "sequence") return runSequence(c, check, "mybn", eps, momentum);
-  const i = c.inputs, e = c.expected;
+  const i = c.inputs, e = asObject(c.expected, "expected");
   const tol = bnTolerance(c.tags);
-  const x = upload(i.x, "x"), gamma = upload(i.gamma, "gamma"), beta = upload(i.beta, "beta");
-  const mm0 = upload(i.moving_mean, "moving_mean"), mv0 = upload(i.moving_var, "moving_var");
+  const x = upload(i.x, "inputs.x"), gamma = upload(i.gamma, "inputs.gamma"), beta = upload(i.beta, "inputs.beta");
+  const mm0 = upload(i.moving_mean, "inputs.moving_mean"), mv0 = upload(i.moving_var, "inputs.moving_var");
   const evalWith = (rm: Tensor, rv: Tensor) =>
     bnEval(x, gamma, beta, arena.f32([rm.size]).set(rm.f32), arena.f32([rv.size]).set(rv.f32), i.dy, eps);
 
@@ -272,12 +280,12 @@ function runSeedMybn(c: Json, check: CaseCheck): void {
 
 function runLinear(c: Json, check: CaseCheck): void {
   const i = c.inputs;
-  const x = upload(i.x, "x"), W = upload(i.W, "W"), b = upload(i.b, "b");
+  const x = upload(i.x, "inputs.x"), W = upload(i.W, "inputs.W"), b = upload(i.b, "inputs.b");
   const y = arena.f32([x.shape[0], W.shape[0]]);
   linear_forward(y, x, W, b, arena.f32([W.size]));
   const out: Outputs = { y: y.f32 };
   if (i.dy !== undefined) {
-    const dy = upload(i.dy, "dy");
+    const dy = upload(i.dy, "inputs.dy");
     const dx = zerosLike(x), dW = zerosLike(W), db = zerosLike(b);
     linear_backward(dx, dW, db, dy, x, W);
     Object.assign(out, { dx: dx.f32, dW: dW.f32, db: db.f32 });
@@ -288,7 +296,7 @@ function runLinear(c: Json, check: CaseCheck): void {
 function runActivationOrLoss(c: Json, check: CaseCheck): void {
   const i = c.inputs;
   if (c.op === "mse") {
-    const pred = upload(i.pred, "pred"), target = upload(i.target, "target");
+    const pred = upload(i.pred, "inputs.pred"), target = upload(i.target, "inputs.target");
     const dpred = zerosLike(pred);
     const loss = mse_forward(pred, target);
     mse_backward(dpred, pred, target);
@@ -297,44 +305,63 @@ function runActivationOrLoss(c: Json, check: CaseCheck): void {
   }
   if (!ACTIVATIONS.includes(c.op)) return check.fail("op", `unknown op ${JSON.stringify(c.op)}`);
   const act = c.op as Activation;
-  const x = upload(i.x, "x"), y = zerosLike(x);
+  const x = upload(i.x, "inputs.x"), y = zerosLike(x);
   activation_forward(act, y, x);
   const out: Outputs = { y: y.f32 };
   if (i.dy !== undefined) {
     const dx = zerosLike(x);
-    activation_backward(act, dx, upload(i.dy, "dy"), y);
+    activation_backward(act, dx, upload(i.dy, "inputs.dy"), y);
     out.dx = dx.f32;
   }
   compareAll(check, "", c.expected, out, exactTolerance);
 }
 
-function adamOptions(h: Json): AdamOptions {
+/** Adam's settings from a fixture's `hyperparams` (PyTorch's defaults for what it leaves out). */
+function adamOptions(raw: unknown, field: string): AdamOptions {
+  const h = raw === undefined ? {} : asObject(raw, field);
+  const betas = h.betas === undefined ? ADAM_DEFAULTS.betas : asList(h.betas, `${field}.betas`);
+  if (betas.length !== 2) throw new SchemaError(`${field}.betas`, "expected two numbers");
+  if (h.amsgrad !== undefined && typeof h.amsgrad !== "boolean") {
+    throw new SchemaError(`${field}.amsgrad`, "expected true or false");
+  }
   return {
-    lr: h.lr ?? ADAM_DEFAULTS.lr,
-    betas: h.betas ?? ADAM_DEFAULTS.betas,
-    eps: h.eps ?? ADAM_DEFAULTS.eps,
-    weight_decay: h.weight_decay ?? ADAM_DEFAULTS.weight_decay,
-    amsgrad: h.amsgrad ?? ADAM_DEFAULTS.amsgrad,
+    lr: optionalNumber(h.lr, `${field}.lr`, ADAM_DEFAULTS.lr),
+    betas: [asNumber(betas[0], `${field}.betas[0]`), asNumber(betas[1], `${field}.betas[1]`)],
+    eps: optionalNumber(h.eps, `${field}.eps`, ADAM_DEFAULTS.eps),
+    weight_decay: optionalNumber(h.weight_decay, `${field}.weight_decay`, ADAM_DEFAULTS.weight_decay),
+    amsgrad: (h.amsgrad as boolean | undefined) ?? ADAM_DEFAULTS.amsgrad,
   };
 }
 
 /** Adam over all of a case's parameters laid end to end in one buffer, as the network does. */
 function runAdam(c: Json, check: CaseCheck): void {
-  const opts = adamOptions(c.hyperparams ?? {});
-  const inits = (c.inputs.params_init as Json[]).map((t, k) => asTensor(t, `params_init[${k}]`));
+  const opts = adamOptions(c.hyperparams, "hyperparams");
+  const inits = asList(c.inputs.params_init, "inputs.params_init").map((t, k) =>
+    asTensor(t, `inputs.params_init[${k}]`)
+  );
+  const allGrads = asList(c.inputs.grads, "inputs.grads");
   const sizes = inits.map((t) => t.data.length);
   const n = sizes.reduce((a, b) => a + b, 0);
   const flat = (tensors: FixtureTensor[]) => tensors.flatMap((t) => t.data);
   const params = arena.f32([n]).set(flat(inits));
   const grads = arena.f32([n]), m = arena.f32([n]), v = arena.f32([n]), vmax = arena.f32([n]);
   const tol = { rtol: TOL.adam.rtol, atol: TOL.adam.atol };
-  (c.expected.steps as Json[]).forEach((step, s) => {
-    const t = step.step ?? s + 1;
-    grads.set(flat((c.inputs.grads[t - 1] as Json[]).map((g, k) => asTensor(g, `grads[${t - 1}][${k}]`))));
+  asList(c.expected.steps, "expected.steps").forEach((raw, s) => {
+    const step = asObject(raw, `expected.steps[${s}]`);
+    const t = optionalNumber(step.step, `expected.steps[${s}].step`, s + 1);
+    if (!Number.isInteger(t) || t < 1 || t > allGrads.length) {
+      throw new SchemaError(
+        `expected.steps[${s}].step`,
+        `${t} is not a step of the ${allGrads.length} given gradients`,
+      );
+    }
+    const stepGrads = asList(allGrads[t - 1], `inputs.grads[${t - 1}]`);
+    grads.set(flat(stepGrads.map((g, k) => asTensor(g, `inputs.grads[${t - 1}][${k}]`))));
     adam_update(params, grads, m, v, vmax, opts, t);
     const state: Record<string, Tensor> = { params, exp_avg: m, exp_avg_sq: v, max_exp_avg_sq: vmax };
-    for (const [key, list] of Object.entries(step)) {
-      if (!Array.isArray(list)) continue;
+    for (const [key, value] of Object.entries(step)) {
+      if (key === "step") continue;
+      const list = asList(value, `expected.steps[${s}].${key}`);
       const buf = state[key];
       if (!buf) {
         check.fail(`steps[${s}].${key}`, "no output computed for this expected value");
@@ -352,26 +379,45 @@ function runAdam(c: Json, check: CaseCheck): void {
 
 /** The {@link NetSpec} of a network_step case, read from its architecture and its stored shapes. */
 function networkSpec(file: Json, c: Json): NetSpec {
-  const arch = file.architecture ?? {};
-  const p = c.inputs.params_init;
+  const arch = file.architecture === undefined ? {} : asObject(file.architecture, "architecture");
+  const p = asObject(c.inputs.params_init, "inputs.params_init");
   const layers = Object.keys(p).filter((k) => /^fc\d+\.weight$/.test(k)).length;
-  const fc0 = asTensor(p["fc0.weight"], "fc0.weight"), predict = asTensor(p["predict.weight"], "predict.weight");
-  const type = c.bn?.type ?? null;
+  const matrix = (name: string) => {
+    const t = asTensor(p[name], `inputs.params_init.${name}`);
+    if (t.shape.length !== 2 || t.shape.some((d) => d < 1 || d > MAX_WIDTH)) {
+      throw new SchemaError(`inputs.params_init.${name}`, `shape [${t.shape}] is not [out, in] within 1…${MAX_WIDTH}`);
+    }
+    return t;
+  };
+  const fc0 = matrix("fc0.weight"), predict = matrix("predict.weight");
+  if (layers > MAX_LAYERS) throw new SchemaError("inputs.params_init", `${layers} layers, more than ${MAX_LAYERS}`);
+  const activation = arch.activation ?? "tanh";
+  if (!ACTIVATIONS.includes(activation as Activation)) {
+    throw new SchemaError(
+      "architecture.activation",
+      `expected one of ${ACTIVATIONS}, got ${JSON.stringify(activation)}`,
+    );
+  }
+  const bnJson = c.bn === undefined || c.bn === null ? null : asObject(c.bn, "bn");
+  const type = bnJson?.type ?? null;
+  if (type !== null && typeof type !== "string") throw new SchemaError("bn.type", "expected a layer name");
   const bn: BnVariant = type === null ? "none" : /MyBN/i.test(type) ? "mybn" : "torch";
   return {
     inputs: fc0.shape[1],
     hidden: fc0.shape[0],
     layers,
     outputs: predict.shape[0],
-    activation: arch.activation ?? "tanh",
+    activation: activation as Activation,
     bn,
-    eps: c.bn?.eps ?? (bn === "mybn" ? MYBN.eps : 1e-5),
-    momentum: c.bn?.momentum ?? 0.5,
+    eps: optionalNumber(bnJson?.eps, "bn.eps", bn === "mybn" ? MYBN.eps : 1e-5),
+    momentum: optionalNumber(bnJson?.momentum, "bn.momentum", 0.5),
   };
 }
 
-function loadNamed(net: Net, get: (name: string) => Tensor, named: Record<string, unknown>, what: string): void {
-  for (const [name, t] of Object.entries(named)) get.call(net, name).set(asTensor(t, `${what} ${name}`).data);
+function loadNamed(net: Net, get: (name: string) => Tensor, named: unknown, what: string): void {
+  for (const [name, t] of Object.entries(asObject(named, what))) {
+    get.call(net, name).set(asTensor(t, `${what}.${name}`).data);
+  }
 }
 
 /**
@@ -381,22 +427,27 @@ function loadNamed(net: Net, get: (name: string) => Tensor, named: Record<string
  */
 function runNetworkStep(file: Json, c: Json, check: CaseCheck): void {
   const spec = networkSpec(file, c);
-  const batches = (file.batches as Json[]).map((b, k) => ({
-    x: asTensor(b.x, `batches[${k}].x`),
-    y: asTensor(b.y, `batches[${k}].y`),
-  }));
+  const batches = asList(file.batches, "batches").map((raw, k) => {
+    const b = asObject(raw, `batches[${k}]`);
+    return { x: asTensor(b.x, `batches[${k}].x`), y: asTensor(b.y, `batches[${k}].y`) };
+  });
   const probe = asTensor(file.probe_x, "probe_x");
   const maxBatch = Math.max(probe.shape[0], ...batches.map((b) => b.x.shape[0]));
   const net = new Net(spec, maxBatch);
-  const opts = adamOptions(file.architecture?.optimizer ?? {});
+  const opts = adamOptions(file.architecture?.optimizer, "architecture.optimizer");
   const bn = spec.bn !== "none";
 
-  const order = (c.param_order as string[] | undefined)?.map(canonicalName);
+  const names = (v: unknown, field: string) =>
+    asList(v, field).map((n, k) => {
+      if (typeof n !== "string") throw new SchemaError(`${field}[${k}]`, "expected a parameter name");
+      return canonicalName(n);
+    });
+  const order = c.param_order === undefined ? undefined : names(c.param_order, "param_order");
   if (order && order.join() !== net.parameterNames.join()) {
     check.fail("param_order", `expected ${order.join(", ")}; the network has ${net.parameterNames.join(", ")}`);
     return;
   }
-  const zeroGrads = new Set<string>((c.structurally_zero_grads ?? []).map(canonicalName));
+  const zeroGrads = new Set(names(c.structurally_zero_grads ?? [], "structurally_zero_grads"));
   const exactTol = exactTolerance;
 
   const evalProbe = (name: string, want: unknown) => {
@@ -421,7 +472,7 @@ function runNetworkStep(file: Json, c: Json, check: CaseCheck): void {
     evalProbe("probe_pred_eval_before_training", c.expected.probe_pred_eval_before_training);
   }
 
-  const steps = c.expected.steps as Json[];
+  const steps = asList(c.expected.steps, "expected.steps").map((st, s) => asObject(st, `expected.steps[${s}]`));
   steps.forEach((st, s) => {
     const p = `steps[${s}].`;
     if (s > 0) {
@@ -430,12 +481,15 @@ function runNetworkStep(file: Json, c: Json, check: CaseCheck): void {
     } else {
       loadState(c.inputs.params_init, c.inputs.buffers_init, null, null, 0);
     }
-    const batch = batches[st.batch ?? s];
+    const b = optionalNumber(st.batch, p + "batch", s);
+    const batch = batches[b];
+    if (!batch) throw new SchemaError(p + "batch", `${b} is not one of the ${batches.length} batches`);
     const n = batch.x.shape[0];
     net.input(n).set(batch.x.data);
     net.target(n).set(batch.y.data);
     const loss = net.lossAndGrad(n);
-    check.close(p + "loss", loss, st.loss, exactTol(st.loss));
+    const wantLoss = asNumber(st.loss, p + "loss");
+    check.close(p + "loss", loss, wantLoss, exactTol(wantLoss));
     if (st.pred !== undefined) {
       const want = asTensor(st.pred, p + "pred");
       const t = bn ? tolerance(want, TOL.networkBnPred.rtol, TOL.networkBnPred.atolRel) : exactTol(want);
@@ -443,7 +497,7 @@ function runNetworkStep(file: Json, c: Json, check: CaseCheck): void {
     }
 
     // Gradients: per tensor for `none`; against the step's global scale G with BN.
-    const grads = Object.entries(st.grads as Record<string, unknown>).map(([k, t]) =>
+    const grads = Object.entries(asObject(st.grads, p + "grads")).map(([k, t]) =>
       [k, asTensor(t, p + "grads." + k)] as const
     );
     const G = Math.max(...grads.map(([, t]) => maxAbs(t)));
@@ -461,11 +515,14 @@ function runNetworkStep(file: Json, c: Json, check: CaseCheck): void {
 
     net.optimizerStep(opts);
     const [b1, b2] = opts.betas;
+    const paramsAfter = asObject(st.params_after, p + "params_after");
+    const moment1 = asObject(st.adam_exp_avg, p + "adam_exp_avg");
+    const moment2 = asObject(st.adam_exp_avg_sq, p + "adam_exp_avg_sq");
     for (const [name, wantGrad] of grads) {
       const small = (i: number) => Math.abs(wantGrad.data[i]) < 1e-3 * G;
-      const after = asTensor(st.params_after[name], p + "params_after." + name);
-      const m = asTensor(st.adam_exp_avg[name], p + "adam_exp_avg." + name);
-      const v = asTensor(st.adam_exp_avg_sq[name], p + "adam_exp_avg_sq." + name);
+      const after = asTensor(paramsAfter[name], p + "params_after." + name);
+      const m = asTensor(moment1[name], p + "adam_exp_avg." + name);
+      const v = asTensor(moment2[name], p + "adam_exp_avg_sq." + name);
       if (!bn) {
         check.close(p + "params_after." + name, net.param(name).f32, after, exactTol(after));
         check.close(p + "adam_exp_avg." + name, net.adamMoment1(name).f32, m, exactTol(m));
@@ -489,7 +546,7 @@ function runNetworkStep(file: Json, c: Json, check: CaseCheck): void {
         (i) => ({ rtol: 1e-5, atol: (1 - b2) * gTol * (2 * Math.abs(wantGrad.data[i]) + gTol) }),
       );
     }
-    for (const [name, want] of Object.entries((st.buffers_after ?? {}) as Record<string, unknown>)) {
+    for (const [name, want] of Object.entries(asObject(st.buffers_after ?? {}, p + "buffers_after"))) {
       const w = asTensor(want, p + "buffers_after." + name);
       const t = TOL.bn;
       check.close(p + "buffers_after." + name, net.buffer(name).f32, w, tolerance(w, t.rtol, t.atolRel));
@@ -509,7 +566,8 @@ type Runner = (file: Json, c: Json, check: CaseCheck) => void;
 const RUNNERS: Record<string, Runner> = {
   batchnorm_train: (_f, c, check) => runBatchnormTrain(c, check),
   batchnorm_eval: (_f, c, check) => runBatchnormEval(c, check),
-  batchnorm_sequence: (_f, c, check) => runSequence(c, check, "torch", c.eps, c.momentum),
+  batchnorm_sequence: (_f, c, check) =>
+    runSequence(c, check, "torch", asNumber(c.eps, "eps"), asNumber(c.momentum, "momentum")),
   seed_mybn: (_f, c, check) => runSeedMybn(c, check),
   linear: (_f, c, check) => runLinear(c, check),
   activations_loss: (_f, c, check) => runActivationOrLoss(c, check),
@@ -523,45 +581,90 @@ async function sha256(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
 }
 
 /** The manifest case: every listed file exists with its sha256, size and case count. */
-async function checkIndex(dir: string, index: Json, check: CaseCheck): Promise<void> {
-  for (const entry of (index.files ?? []) as Json[]) {
-    let bytes: Uint8Array<ArrayBuffer>;
+async function checkIndex(dir: string, index: Record<string, unknown>, check: CaseCheck): Promise<void> {
+  for (const [k, raw] of asList(index.files, "files").entries()) {
     try {
-      bytes = await Deno.readFile(`${dir}/${entry.file}`);
-    } catch {
-      check.fail(entry.file, "listed in index.json but missing");
-      continue;
-    }
-    if (entry.bytes !== undefined && bytes.length !== entry.bytes) {
-      check.fail(entry.file, `${bytes.length} bytes, index.json says ${entry.bytes}`);
-    }
-    if (entry.sha256 !== undefined && (await sha256(bytes)) !== entry.sha256) {
-      check.fail(entry.file, "sha256 differs from index.json");
-    }
-    if (entry.cases !== undefined) {
-      const n = JSON.parse(new TextDecoder().decode(bytes)).cases?.length;
-      if (n !== entry.cases) check.fail(entry.file, `${n} cases, index.json says ${entry.cases}`);
+      const entry = asObject(raw, `files[${k}]`);
+      const name = entry.file;
+      // A manifest names files beside it, never a path elsewhere.
+      if (typeof name !== "string" || !/^[^/\\]+$/.test(name) || name === "..") {
+        throw new SchemaError(`files[${k}].file`, `expected a file name in this directory, got ${shown(name)}`);
+      }
+      let bytes: Uint8Array<ArrayBuffer>;
+      try {
+        bytes = await Deno.readFile(`${dir}/${name}`);
+      } catch {
+        check.fail(name, "listed in index.json but missing");
+        continue;
+      }
+      if (entry.bytes !== undefined && bytes.length !== entry.bytes) {
+        check.fail(name, `${bytes.length} bytes, index.json says ${shown(entry.bytes)}`);
+      }
+      if (entry.sha256 !== undefined && (await sha256(bytes)) !== entry.sha256) {
+        check.fail(name, "sha256 differs from index.json");
+      }
+      if (entry.cases !== undefined) {
+        const n = caseCount(bytes);
+        if (n !== entry.cases) check.fail(name, `${n ?? "no list of"} cases, index.json says ${shown(entry.cases)}`);
+      }
+    } catch (err) {
+      if (!(err instanceof SchemaError)) throw err;
+      check.fail(err.field, err.detail);
     }
   }
 }
 
-/** Runs every case of one parsed fixture file. */
+/** The length of a fixture file's `cases` list, or null when it is not JSON with such a list. */
+function caseCount(bytes: Uint8Array): number | null {
+  try {
+    const cases = JSON.parse(new TextDecoder().decode(bytes))?.cases;
+    return Array.isArray(cases) ? cases.length : null;
+  } catch {
+    return null;
+  }
+}
+
+/** A result that reports a problem with a whole file (it has no case to report under). */
+function fileProblem(file: string, field: string, message: string): CaseResult {
+  const check = new CaseCheck();
+  check.fail(field, message);
+  return { file, name: "(file)", check };
+}
+
+/**
+ * Runs every case of one parsed fixture file. A file that is not an object
+ * with a list of cases is one failing result; a case that breaks the schema
+ * fails naming the field, and the other cases still run.
+ */
 export function runFixture(kind: string, file: Json, fileName = kind + ".json"): CaseResult[] {
-  const runner: Runner | undefined = RUNNERS[kind];
-  const cases = (file.cases ?? []) as Json[];
-  return cases.map((c, k) => {
+  const runner = Object.hasOwn(RUNNERS, kind) ? RUNNERS[kind] : undefined;
+  if (typeof file !== "object" || file === null || Array.isArray(file)) {
+    return [fileProblem(fileName, "file", `expected a JSON object, got ${shown(file)}`)];
+  }
+  if (file.cases === undefined || (Array.isArray(file.cases) && file.cases.length === 0)) {
+    return [fileProblem(fileName, "cases", "the file has no cases")];
+  }
+  if (!Array.isArray(file.cases)) return [fileProblem(fileName, "cases", `expected a list, got ${shown(file.cases)}`)];
+  return (file.cases as unknown[]).map((c, k) => {
     const check = new CaseCheck();
     const mark = arena.mark();
+    const name = typeof (c as Json)?.name === "string" ? (c as Json).name as string : `#${k}`;
     try {
       if (!runner) check.fail("file", `no runner for fixture kind ${JSON.stringify(kind)}`);
-      else runner(file, c, check);
+      else {
+        const kase = asObject(c, "case");
+        asObject(kase.inputs, "inputs");
+        asObject(kase.expected, "expected");
+        runner(file, kase, check);
+      }
       if (runner !== undefined && check.tensors === 0 && check.ok) check.fail("case", "nothing was compared");
     } catch (err) {
-      check.fail("case", `error: ${err instanceof Error ? err.message : String(err)}`);
+      if (err instanceof SchemaError) check.fail(err.field, err.detail);
+      else check.fail("case", `error: ${err instanceof Error ? err.message : String(err)}`);
     } finally {
       arena.release(mark);
     }
-    return { file: fileName, name: c.name ?? `#${k}`, check };
+    return { file: fileName, name, check };
   });
 }
 
@@ -576,14 +679,15 @@ export async function runConformance(dir: string): Promise<CaseResult[]> {
     try {
       file = JSON.parse(await Deno.readTextFile(`${dir}/${name}`));
     } catch (err) {
-      const check = new CaseCheck();
-      check.fail("file", `cannot read: ${err instanceof Error ? err.message : String(err)}`);
-      results.push({ file: name, name: "(file)", check });
+      results.push(fileProblem(name, "file", `cannot read: ${err instanceof Error ? err.message : String(err)}`));
       continue;
     }
-    if (Array.isArray(file?.files) && !Array.isArray(file?.cases)) {
+    if (typeof file === "object" && file !== null && file.files !== undefined && file.cases === undefined) {
       const check = new CaseCheck();
-      await checkIndex(dir, file, check);
+      await checkIndex(dir, file, check).catch((err) => {
+        if (!(err instanceof SchemaError)) throw err;
+        check.fail(err.field, err.detail);
+      });
       check.tensors++;
       results.push({ file: name, name: "manifest", check });
       continue;
@@ -615,16 +719,16 @@ Options:
   -h, --help      show this help`;
 
 async function main(args: string[]): Promise<number> {
-  const { parseArgs } = await import("node:util");
   let parsed;
   try {
-    parsed = parseArgs({
+    parsed = parseFlags(
       args,
-      allowPositionals: true,
-      options: { verbose: { type: "boolean", short: "v" }, help: { type: "boolean", short: "h" } },
-    });
+      { verbose: { type: "boolean", short: "v" }, help: { type: "boolean", short: "h" } },
+      true,
+    );
   } catch (err) {
-    console.error(`conformance: ${err instanceof Error ? err.message : String(err)}`);
+    if (!(err instanceof UsageError)) throw err;
+    console.error(`conformance: ${err.message}`);
     return 2;
   }
   if (parsed.values.help) {
@@ -642,7 +746,13 @@ async function main(args: string[]): Promise<number> {
     console.error(`conformance: ${dir}: ${err instanceof Error ? err.message : String(err)}`);
     return 2;
   }
-  const results = await runConformance(dir);
+  let results: CaseResult[];
+  try {
+    results = await runConformance(dir);
+  } catch (err) {
+    console.error(`conformance: ${dir}: ${err instanceof Error ? err.message : String(err)}`);
+    return 1;
+  }
   let failed = 0;
   for (const r of results) {
     if (!r.check.ok) {

@@ -26,18 +26,79 @@ export interface FixtureTensor {
   data: number[];
 }
 
-/** True when `v` has the `{shape, data}` form of a fixture tensor. */
+/** A fixture value that does not follow the schema; `field` names where it is, e.g. `steps[2].loss`. */
+export class SchemaError extends Error {
+  /** Where in the file or case the value is. */
+  readonly field: string;
+  /** What is wrong with it. */
+  readonly detail: string;
+  constructor(field: string, detail: string) {
+    super(`${field}: ${detail}`);
+    this.field = field;
+    this.detail = detail;
+  }
+}
+
+/** A JSON value as a message shows it: short, and `nothing` for a missing one. */
+export function shown(v: unknown): string {
+  if (v === undefined) return "nothing";
+  const text = JSON.stringify(v);
+  return text.length > 40 ? `${text.slice(0, 37)}…` : text;
+}
+
+/** True when `v` has the `{shape, data}` form of a fixture tensor (its contents are checked by {@link asTensor}). */
 export function isTensor(v: unknown): v is FixtureTensor {
   return typeof v === "object" && v !== null && Array.isArray((v as FixtureTensor).shape) &&
     Array.isArray((v as FixtureTensor).data);
 }
 
-/** Returns `v` as a fixture tensor, or throws naming `what`. */
-export function asTensor(v: unknown, what: string): FixtureTensor {
-  if (!isTensor(v)) throw new TypeError(`${what}: expected a {shape, data} tensor`);
+/**
+ * Returns `v` as a fixture tensor, or throws a {@link SchemaError} naming
+ * `field`: the shape must be a list of sizes, the data a list of as many JSON
+ * numbers (a number written as a string is a schema error, not a number).
+ */
+export function asTensor(v: unknown, field: string): FixtureTensor {
+  if (!isTensor(v)) throw new SchemaError(field, `expected a {shape, data} tensor, got ${shown(v)}`);
+  if (!v.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+    throw new SchemaError(field, `shape ${shown(v.shape)} is not a list of sizes`);
+  }
   const size = v.shape.reduce((a, b) => a * b, 1);
-  if (size !== v.data.length) throw new TypeError(`${what}: shape [${v.shape}] but ${v.data.length} values`);
+  if (size !== v.data.length) throw new SchemaError(field, `shape [${v.shape}] but ${v.data.length} values`);
+  const bad = v.data.findIndex((x) => typeof x !== "number");
+  if (bad >= 0) throw new SchemaError(`${field}.data[${bad}]`, `expected a number, got ${shown(v.data[bad])}`);
   return v;
+}
+
+/** `v` as a number, or a {@link SchemaError} naming `field`. */
+export function asNumber(v: unknown, field: string): number {
+  if (typeof v !== "number") throw new SchemaError(field, `expected a number, got ${shown(v)}`);
+  return v;
+}
+
+/** `v` as a number, `fallback` when it is missing, or a {@link SchemaError} naming `field`. */
+export function optionalNumber(v: unknown, field: string, fallback: number): number {
+  return v === undefined ? fallback : asNumber(v, field);
+}
+
+/** `v` as a list, or a {@link SchemaError} naming `field`. */
+export function asList(v: unknown, field: string): unknown[] {
+  if (!Array.isArray(v)) throw new SchemaError(field, `expected a list, got ${shown(v)}`);
+  return v;
+}
+
+/** `v` as a JSON object (not null, not a list), or a {@link SchemaError} naming `field`. */
+export function asObject(v: unknown, field: string): Record<string, unknown> {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) {
+    throw new SchemaError(field, `expected an object, got ${shown(v)}`);
+  }
+  return v as Record<string, unknown>;
+}
+
+/** `v` as a tensor or a number: the two forms an expected value may take. */
+export function asExpected(v: unknown, field: string): FixtureTensor | number {
+  if (typeof v === "number") return v;
+  if (!isTensor(v)) throw new SchemaError(field, `expected a number or a {shape, data} tensor, got ${shown(v)}`);
+  return asTensor(v, field);
 }
 
 /** The largest |value| of a tensor or scalar. */
@@ -102,7 +163,8 @@ export class CaseCheck {
     tol: Tolerance | ((index: number) => Tolerance),
   ): void {
     this.tensors++;
-    const want = typeof expected === "number" ? [expected] : expected.data;
+    const checked = asExpected(expected, name);
+    const want = typeof checked === "number" ? [checked] : checked.data;
     const got = typeof actual === "number" ? [actual] : actual;
     if (got.length !== want.length) {
       this.fail(name, `${got.length} values, expected ${want.length}`);

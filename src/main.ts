@@ -22,6 +22,7 @@ import { gradNormsCsv, histogramsCsv, lossesCsv, predictionsCsv } from "./csv.ts
 import { notebookData, type Samples, TEST_SIZE, TRAIN_SIZE } from "./data.ts";
 import { type Diagnostics, LayerRecorder } from "./diagnostics.ts";
 import { writeFileAtomic } from "./files.ts";
+import { formatBytes } from "./numbers.ts";
 import { gemmScratchBytes } from "./matmul.ts";
 import { MAX_PAGES, PAGE_BYTES } from "./memory.ts";
 import { type BnVariant, defaultEps } from "./model.ts";
@@ -34,6 +35,7 @@ import {
   USAGE,
   UsageError,
 } from "./options.ts";
+import { StopRequests, type StopSignal } from "./lifeline.ts";
 import { type ReportChart, reportHtml } from "./report.ts";
 import {
   bestEpoch,
@@ -192,12 +194,6 @@ class Progress {
   }
 }
 
-/** 1536 → "1.5 KiB". */
-function bytes(n: number): string {
-  const [scale, unit] = n >= 2 ** 30 ? [2 ** 30, "GiB"] : n >= 2 ** 20 ? [2 ** 20, "MiB"] : [2 ** 10, "KiB"];
-  return `${(n / scale).toFixed(1)} ${unit}`;
-}
-
 /**
  * Refuses, before anything is allocated, a configuration whose largest
  * variant would not fit in a wasm32 memory (4 GiB) or would need more than
@@ -219,7 +215,9 @@ function checkMemory(
   const { hidden, layers, batchSize } = largest.config;
   const what = `--hidden ${hidden} × --layers ${layers} with --batch-size ${batchSize}`;
   if (need > wasm32) {
-    throw new UsageError(`${what} needs ${bytes(need)}; WebAssembly memory holds at most 4 GiB: use smaller sizes`);
+    throw new UsageError(
+      `${what} needs ${formatBytes(need)}; WebAssembly memory holds at most 4 GiB: use smaller sizes`,
+    );
   }
   let limit = maxMemory;
   if (limit === null) {
@@ -229,7 +227,7 @@ function checkMemory(
   }
   if (need > limit) {
     throw new UsageError(
-      `${what} needs ${bytes(need)}, more than the ${bytes(limit)} allowed` +
+      `${what} needs ${formatBytes(need)}, more than the ${formatBytes(limit)} allowed` +
         (maxMemory === null ? " (half of the RAM; raise it with --max-memory)" : " by --max-memory"),
     );
   }
@@ -316,83 +314,94 @@ async function run(opts: TrainOptions): Promise<number> {
       lossesCsv([...runs, ...(current ? [current] : [])].map((r) => ({ ...r, swept: r.group.configuration.swept }))),
     );
 
-  let signal: "SIGINT" | "SIGTERM" | null = null;
-  const listeners = (["SIGINT", "SIGTERM"] as const).map((name) => {
-    const listener = () => signal ??= name;
-    Deno.addSignalListener(name, listener);
-    return [name, listener] as const;
-  });
-  const progress = new Progress(!opts.quiet);
-  const labelWidth = Math.max(...groupList.map((g) => g.label.length));
-  let interrupted: Run | null = null;
+  // Listening until the last output is written: a stop asked for then is reported as one during training is.
+  const stops = new StopRequests();
   try {
-    training: for (const group of groupList) {
-      for (const seed of seeds) {
-        const first = seed === seeds[0];
-        const config = { ...group.configuration.config, seed };
-        const recorder = diagnose && first ? new LayerRecorder(config.layers, config.activation, config.epochs) : null;
-        const name = opts.seeds > 1 ? `${group.label} seed ${seed}` : group.label;
-        const r = await trainVariant(group.variant, data.get(seed)!, config, {
-          ...recorder?.hooks(),
-          onEpoch: (partial) => saveLosses({ ...partial, group, seed }),
-          onProgress: (epoch, step, steps, rate, testLoss) => {
-            const where = `epoch ${epoch + 1}/${config.epochs}, step ${step}/${steps}`;
-            const how = `test loss ${formatLoss(testLoss)}, ${rate.toFixed(0)} steps/s`;
-            progress.show(`run ${runs.length + 1}/${runCount}, ${name}: ${where}, ${how}`);
-          },
-          stopRequested: () => signal,
-          onTrained: async (net) => {
-            if (!first) return;
-            const file = modelFileName(group);
-            await writeFileAtomic(`${out}/${file}`, encodeModel(net, modelMetadata(config, group)));
-            models.push(file);
-          },
-        });
-        progress.clear();
-        const done: Run = { ...r, group, seed, diagnostics: recorder?.result() ?? null };
-        runs.push(done);
-        await saveLosses();
-        say(
-          `  ${group.label.padEnd(labelWidth)}${opts.seeds > 1 ? ` seed ${seed}` : ""} test loss per epoch: ` +
-            r.testLoss.map(formatLoss).join(" "),
-        );
-        if (r.stopped?.reason === "diverged") {
-          console.error(
-            `train: ${name} diverged at epoch ${r.stopped.epoch}, step ${r.stopped.step} (${r.stopped.detail}); ` +
-              `losses.csv keeps its ${r.trainLoss.length} completed epochs`,
+    const progress = new Progress(!opts.quiet);
+    const labelWidth = Math.max(...groupList.map((g) => g.label.length));
+    let interrupted: Run | null = null;
+    try {
+      training: for (const group of groupList) {
+        for (const seed of seeds) {
+          const first = seed === seeds[0];
+          const config = { ...group.configuration.config, seed };
+          const recorder = diagnose && first
+            ? new LayerRecorder(config.layers, config.activation, config.epochs)
+            : null;
+          const name = opts.seeds > 1 ? `${group.label} seed ${seed}` : group.label;
+          const r = await trainVariant(group.variant, data.get(seed)!, config, {
+            ...recorder?.hooks(),
+            onEpoch: (partial) => saveLosses({ ...partial, group, seed }),
+            onProgress: (epoch, step, steps, rate, testLoss) => {
+              const where = `epoch ${epoch + 1}/${config.epochs}, step ${step}/${steps}`;
+              const how = `test loss ${formatLoss(testLoss)}, ${rate.toFixed(0)} steps/s`;
+              progress.show(`run ${runs.length + 1}/${runCount}, ${name}: ${where}, ${how}`);
+            },
+            stopRequested: () => stops.signal,
+            onTrained: async (net) => {
+              if (!first) return;
+              const file = modelFileName(group);
+              await writeFileAtomic(`${out}/${file}`, encodeModel(net, modelMetadata(config, group)));
+              models.push(file);
+            },
+          });
+          progress.clear();
+          const done: Run = { ...r, group, seed, diagnostics: recorder?.result() ?? null };
+          runs.push(done);
+          await saveLosses();
+          say(
+            `  ${group.label.padEnd(labelWidth)}${opts.seeds > 1 ? ` seed ${seed}` : ""} test loss per epoch: ` +
+              r.testLoss.map(formatLoss).join(" "),
           );
-        }
-        if (r.stopped?.reason === "interrupted") {
-          interrupted = done;
-          break training;
+          if (r.stopped?.reason === "diverged") {
+            console.error(
+              `train: ${name} diverged at epoch ${r.stopped.epoch}, step ${r.stopped.step} (${r.stopped.detail}); ` +
+                `losses.csv keeps its ${r.trainLoss.length} completed epochs`,
+            );
+          }
+          if (r.stopped?.reason === "interrupted") {
+            interrupted = done;
+            break training;
+          }
         }
       }
+    } finally {
+      stopThreads();
     }
-  } finally {
-    stopThreads();
-    for (const [name, listener] of listeners) Deno.removeSignalListener(name, listener);
-  }
-  const summaries = summarize(groupList, runs);
-  if (interrupted?.stopped) {
-    const { epoch, step, detail } = interrupted.stopped;
-    console.error(
-      `train: ${detail} during ${interrupted.group.label}, epoch ${epoch}, step ${step}; ${out}/losses.csv keeps ` +
-        `every completed epoch (${interrupted.trainLoss.length} of ${interrupted.group.label}); no predictions or charts`,
-    );
-    if (opts.json) console.log(summaryJson(out, opts, runCount, threads, runs, summaries));
-    return EXIT[detail as "SIGINT" | "SIGTERM"] ?? 1;
-  }
+    const summaries = summarize(groupList, runs);
+    if (stops.starterGone) console.error(`train: ${stops.starterGone} went away; stopping as on SIGTERM`);
+    if (interrupted?.stopped) {
+      const { epoch, step, detail } = interrupted.stopped;
+      console.error(
+        `train: ${detail} during ${interrupted.group.label}, epoch ${epoch}, step ${step}; ${out}/losses.csv keeps ` +
+          `every completed epoch (${interrupted.trainLoss.length} of ${interrupted.group.label}); no predictions or charts`,
+      );
+      if (opts.json) console.log(summaryJson(out, opts, runCount, threads, runs, summaries));
+      return EXIT[detail as "SIGINT" | "SIGTERM"] ?? 1;
+    }
 
-  say("");
-  for (const line of summaryTable(summaries)) say(line);
-  const written = await writeOutputs(out, data.get(seeds[0])!, runs, summaries, models, {
-    title: `bnlab: ${opts.variants.join(", ")} on y = x² + N(0, 1)`,
-    configuration: reportConfiguration(opts, threads, counted),
-    logY: opts.logY,
-  });
-  say(`\nWrote ${out}/: ${written.join(", ")}`);
-  if (opts.json) console.log(summaryJson(out, opts, runCount, threads, runs, summaries));
-  return runs.some((r) => r.stopped) ? EXIT.diverged : 0;
+    say("");
+    for (const line of summaryTable(summaries)) say(line);
+    const written = await writeOutputs(out, data.get(seeds[0])!, runs, summaries, models, {
+      title: `bnlab: ${opts.variants.join(", ")} on y = x² + N(0, 1)`,
+      configuration: reportConfiguration(opts, threads, counted),
+      logY: opts.logY,
+    }, () => stops.signal);
+    if (written.stoppedBy) {
+      if (stops.starterGone) console.error(`train: ${stops.starterGone} went away; stopping as on SIGTERM`);
+      console.error(
+        `train: ${written.stoppedBy} while writing the outputs, after every run completed; ${out}/losses.csv keeps ` +
+          `every epoch; written: ${written.files.join(", ")}; not written: ${written.missing.join(", ")}`,
+      );
+      if (opts.json) console.log(summaryJson(out, opts, runCount, threads, runs, summaries));
+      return EXIT[written.stoppedBy];
+    }
+    say(`\nWrote ${out}/: ${written.files.join(", ")}`);
+    if (opts.json) console.log(summaryJson(out, opts, runCount, threads, runs, summaries));
+    return runs.some((r) => r.stopped) ? EXIT.diverged : 0;
+  } finally {
+    stops.close();
+  }
 }
 
 /**
@@ -400,7 +409,8 @@ async function run(opts: TrainOptions): Promise<number> {
  * the runs went): predictions, diagnostics CSVs, each chart as SVG and
  * vega-lite spec, then index.html; returns the names of all the run's files.
  * The fitted curves and diagnostics are the first seed's (`firstData`), of
- * the groups that completed it.
+ * the groups that completed it. When `stopRequested` answers a signal, it
+ * writes no further file and says which were and were not written.
  */
 async function writeOutputs(
   out: string,
@@ -409,7 +419,8 @@ async function writeOutputs(
   summaries: readonly GroupSummary[],
   models: readonly string[],
   report: { title: string; configuration: [string, string][]; logY: boolean },
-): Promise<string[]> {
+  stopRequested: () => StopSignal | null,
+): Promise<{ files: string[]; missing: string[]; stoppedBy: StopSignal | null }> {
   const firstSeed = runs[0]?.seed;
   const firstRuns = runs.filter((r) => r.seed === firstSeed);
   const fitted = firstRuns.filter((r) => r.stopped === null)
@@ -431,8 +442,16 @@ async function writeOutputs(
     files.push(["histograms.csv", histogramsCsv(diagnosed)], ["grad-norms.csv", gradNormsCsv(diagnosed)]);
     charts.push(["layer-histograms", layerHistogramsSpec(diagnosed)], ["grad-norms", gradNormsSpec(diagnosed)]);
   }
+  const pending = [
+    ...files.map(([n]) => n),
+    ...charts.flatMap(([n]) => [`${n}.svg`, `${n}.vl.json`]),
+    "index.html",
+  ];
+  const written = ["losses.csv", ...models];
+  const stopped = () => ({ files: written, missing: pending, stoppedBy: stopRequested() });
   const rendered: ReportChart[] = [];
   for (const [name, spec] of charts) {
+    if (stopRequested()) return stopped();
     const svg = await renderSvg(spec);
     rendered.push({ name, title: chartTitle(spec), svg });
     files.push([`${name}.svg`, svg], [`${name}.vl.json`, JSON.stringify(spec, null, 1) + "\n"]);
@@ -440,8 +459,13 @@ async function writeOutputs(
   const listed = ["losses.csv", ...files.map(([n]) => n), ...models];
   const html = reportHtml({ ...report, summary: summaryRows(summaries), charts: rendered, files: listed });
   files.push(["index.html", html]);
-  for (const [name, text] of files) await writeFileAtomic(`${out}/${name}`, text);
-  return [...listed, "index.html"];
+  for (const [name, text] of files) {
+    if (stopRequested()) return stopped();
+    await writeFileAtomic(`${out}/${name}`, text);
+    written.push(name);
+    pending.splice(pending.indexOf(name), 1);
+  }
+  return { files: [...listed, "index.html"], missing: [], stoppedBy: null };
 }
 
 /** A vega-lite spec's title text. */

@@ -1,5 +1,5 @@
 /**
- * The flags of `deno task train`, parsed with `node:util`'s `parseArgs` and
+ * The flags of `deno task train`, parsed with {@link parseFlags} and
  * validated before any work: a bad flag is one line naming the flag and what
  * it accepts, thrown as a {@link UsageError}.
  *
@@ -11,14 +11,14 @@
  * ```
  * @module
  */
-import { parseArgs } from "node:util";
 import { ACTIVATIONS } from "./activations.ts";
+import { parseFlags, UsageError } from "./flags.ts";
 import { BN_VARIANTS, type BnVariant, MAX_LAYERS, MAX_WIDTH } from "./model.ts";
 import { FLAG_NAMES, type Grid, SWEEP_KEYS, type SweepKey } from "./sweep.ts";
+import { decimalNumber } from "./numbers.ts";
 import { DEFAULTS, type TrainConfig } from "./train.ts";
 
-/** A flag that is unknown, malformed or out of range; the CLI prints it and exits 2. */
-export class UsageError extends Error {}
+export { UsageError };
 
 /** Everything `deno task train` is told. */
 export interface TrainOptions {
@@ -97,22 +97,25 @@ over the product of all lists, e.g. --lr 0.01,0.02 --hidden 10,32 is 4 configura
   --json              print the summary as one JSON object on stdout, and nothing else there
   -h, --help          show this help
 
+Numbers are plain decimals (1e-3 is fine, 0x10 is not); each flag is given once.
+
 Exit status: 0 on success; 2 for a bad flag (nothing is written); 3 when a run
 diverged (the others still ran; losses.csv keeps its completed epochs); 130 or 143
-when interrupted by SIGINT or SIGTERM (losses.csv keeps every completed epoch);
-1 for any other failure.`;
+when interrupted by SIGINT or SIGTERM, during training or while the outputs are
+written (losses.csv keeps every completed epoch); 143 too when the process that
+started the run goes away (killing npx, say); 1 for any other failure.`;
 
 function wholeNumber(flag: string, raw: string, min: number, max: number): number {
-  const v = Number(raw);
-  if (raw.trim() === "" || !Number.isInteger(v) || v < min || v > max) {
+  const v = decimalNumber(raw);
+  if (v === null || !Number.isInteger(v) || v < min || v > max) {
     throw new UsageError(`--${flag} must be a whole number from ${min} to ${max}, got ${JSON.stringify(raw)}`);
   }
   return v;
 }
 
 function realNumber(flag: string, raw: string, ok: (v: number) => boolean, range: string): number {
-  const v = Number(raw);
-  if (raw.trim() === "" || !Number.isFinite(v) || !ok(v)) {
+  const v = decimalNumber(raw);
+  if (v === null || !ok(v)) {
     throw new UsageError(`--${flag} must be a number ${range}, got ${JSON.stringify(raw)}`);
   }
   return v;
@@ -127,7 +130,7 @@ function oneOf<T extends string>(flag: string, raw: string, choices: readonly T[
 
 /** A comma list of `flag`, each entry parsed by `one`; a value listed twice is refused. */
 function list<T>(flag: string, raw: string, one: (flag: string, raw: string) => T): T[] {
-  const values = raw.split(",").map((s) => one(flag, s.trim()));
+  const values = raw.split(",").map((s) => one(flag, s));
   const seen = new Set<string>();
   for (const v of values) {
     if (seen.has(String(v))) throw new UsageError(`--${flag} lists ${v} twice`);
@@ -140,7 +143,7 @@ const UNITS: Record<string, number> = { "": 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 3
 
 /** "512M", "1.5G", "2GiB", "1000000" → bytes. */
 function byteSize(flag: string, raw: string): number {
-  const m = raw.trim().match(/^(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?$/i);
+  const m = raw.match(/^(\d+(?:\.\d+)?)([kmgt]?)(?:i?b)?$/i);
   const bytes = m ? Number(m[1]) * UNITS[m[2].toUpperCase()] : NaN;
   if (!Number.isFinite(bytes) || bytes < 1) {
     throw new UsageError(`--${flag} must be a size such as 512M or 2G, got ${JSON.stringify(raw)}`);
@@ -158,58 +161,32 @@ const SWEEP_PARSERS: { [K in SweepKey]: (flag: string, raw: string) => TrainConf
   batchSize: (f, r) => wholeNumber(f, r, 1, 1_000_000),
 };
 
-/**
- * The one-line {@link UsageError} for an error of `node:util`'s `parseArgs`
- * (an unknown flag, a stray argument, a flag without its value).
- */
-export function usageErrorOf(err: unknown): UsageError {
-  const msg = err instanceof Error ? err.message : String(err);
-  const unknown = msg.match(/^Unknown option '([^']+)'/);
-  if (unknown) return new UsageError(`unknown flag ${unknown[1]} (see --help)`);
-  const positional = msg.match(/^Unexpected argument '([^']+)'/);
-  if (positional) return new UsageError(`unexpected argument ${JSON.stringify(positional[1])} (see --help)`);
-  const missing = msg.match(/^Option '(?:-\w, )?(--[\w-]+)(?: <value>)?' argument (?:missing|is ambiguous)/);
-  if (missing) return new UsageError(`${missing[1]} needs a value (write negative numbers as ${missing[1]}=-1)`);
-  return new UsageError(msg.split("\n")[0]);
-}
-
 /** Parses and validates `args`; throws {@link UsageError} for anything wrong. */
 export function parseOptions(args: string[]): TrainOptions {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        variants: { type: "string" },
-        epochs: { type: "string" },
-        "batch-size": { type: "string" },
-        "drop-last": { type: "boolean" },
-        lr: { type: "string" },
-        hidden: { type: "string" },
-        layers: { type: "string" },
-        activation: { type: "string" },
-        momentum: { type: "string" },
-        seed: { type: "string" },
-        seeds: { type: "string" },
-        "max-runs": { type: "string" },
-        diagnostics: { type: "boolean" },
-        "no-diagnostics": { type: "boolean" },
-        out: { type: "string" },
-        force: { type: "boolean" },
-        "log-y": { type: "boolean" },
-        threads: { type: "string" },
-        quiet: { type: "boolean" },
-        "max-memory": { type: "string" },
-        json: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
-  } catch (err) {
-    throw usageErrorOf(err);
-  }
-  const v = parsed.values;
+  const v = parseFlags(args, {
+    variants: { type: "string" },
+    epochs: { type: "string" },
+    "batch-size": { type: "string" },
+    "drop-last": { type: "boolean" },
+    lr: { type: "string" },
+    hidden: { type: "string" },
+    layers: { type: "string" },
+    activation: { type: "string" },
+    momentum: { type: "string" },
+    seed: { type: "string" },
+    seeds: { type: "string" },
+    "max-runs": { type: "string" },
+    diagnostics: { type: "boolean" },
+    "no-diagnostics": { type: "boolean" },
+    out: { type: "string" },
+    force: { type: "boolean" },
+    "log-y": { type: "boolean" },
+    threads: { type: "string" },
+    quiet: { type: "boolean" },
+    "max-memory": { type: "string" },
+    json: { type: "boolean" },
+    help: { type: "boolean", short: "h" },
+  }).values;
   const variants = list("variants", v.variants ?? BN_VARIANTS.join(","), (_, name) => {
     if (!(BN_VARIANTS as readonly string[]).includes(name)) {
       throw new UsageError(

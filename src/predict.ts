@@ -11,11 +11,11 @@
  * ```
  * @module
  */
-import { parseArgs } from "node:util";
 import { arena } from "./arena.ts";
-import { decodeModel } from "./checkpoint.ts";
-import { UsageError, usageErrorOf } from "./options.ts";
-import { SafetensorsError } from "./safetensors.ts";
+import { checkNetFits, decodeModel, MAX_MODEL_HEADER, modelSpec } from "./checkpoint.ts";
+import { parseFlags, UsageError } from "./flags.ts";
+import { decimalNumber } from "./numbers.ts";
+import { decodeHeader, headerLength, SafetensorsError } from "./safetensors.ts";
 
 /** The usage text. */
 export const PREDICT_USAGE = `Usage: deno task predict --model FILE --x LIST
@@ -25,7 +25,7 @@ eval mode (running statistics), one line per x: the x, a tab, the prediction.
 
 Flags:
   --model FILE   the model file
-  --x LIST       comma list of inputs, e.g. 1.5,2.0 (write a leading negative as --x=-1,0)
+  --x LIST       comma list of inputs in decimal notation, e.g. 1.5,2.0 or -5,0,5
   -h, --help     show this help
 
 Exit status: 0 on success; 2 for a bad flag; 1 when the file cannot be read or is not a bnlab model.`;
@@ -42,12 +42,46 @@ export function formatFloat32(v: number): string {
 /** Parses `--x 1.5,2.0` into numbers; throws {@link UsageError} naming the bad entry. */
 function parseXs(raw: string): number[] {
   return raw.split(",").map((s) => {
-    const v = Number(s);
-    if (s.trim() === "" || !Number.isFinite(v)) {
-      throw new UsageError(`--x must be a comma list of finite numbers, got ${JSON.stringify(s)} in ${raw}`);
+    const v = decimalNumber(s);
+    if (v === null) {
+      throw new UsageError(`--x must be a comma list of decimal numbers, got ${JSON.stringify(s)} in ${raw}`);
     }
     return v;
   });
+}
+
+/**
+ * The bytes of the model file at `path`, read only after its header has been
+ * found to describe a bnlab network whose tensors fill the rest of the file
+ * exactly: a device, a pipe, a huge or lying file is refused after reading at
+ * most {@link MAX_MODEL_HEADER} bytes.
+ */
+export async function readModelFile(path: string, maxBatch: number): Promise<Uint8Array> {
+  const info = await Deno.stat(path);
+  // Asked before opening: opening a FIFO would wait for a writer, and /dev/zero never ends.
+  if (!info.isFile) throw new SafetensorsError("not a regular file");
+  using file = await Deno.open(path);
+  const prefix = await readInto(file, new Uint8Array(Math.min(8, info.size)));
+  const n = headerLength(prefix, info.size, MAX_MODEL_HEADER);
+  const json = await readInto(file, new Uint8Array(n));
+  const header = decodeHeader(json, info.size - 8 - n);
+  checkNetFits(modelSpec(header.metadata, header.entries), maxBatch);
+  // Only now is the file known to hold exactly the tensors of a network that fits.
+  const bytes = new Uint8Array(info.size);
+  bytes.set(prefix);
+  bytes.set(json, 8);
+  await readInto(file, bytes.subarray(8 + n));
+  return bytes;
+}
+
+/** Fills `into` from `file`; throws when the file ends first (it shrank since it was measured). */
+async function readInto(file: Deno.FsFile, into: Uint8Array): Promise<Uint8Array> {
+  for (let at = 0; at < into.length;) {
+    const n = await file.read(into.subarray(at));
+    if (n === null) throw new SafetensorsError(`the file ended ${into.length - at} bytes early`);
+    at += n;
+  }
+  return into;
 }
 
 /** Predictions of the model in `bytes` for `xs`, in eval mode. */
@@ -68,17 +102,11 @@ export function predict(bytes: Uint8Array, xs: readonly number[]): Float32Array 
 /** Runs the predict command with `args`; returns the exit code. */
 export async function main(args: string[]): Promise<number> {
   try {
-    let values;
-    try {
-      ({ values } = parseArgs({
-        args,
-        strict: true,
-        allowPositionals: false,
-        options: { model: { type: "string" }, x: { type: "string" }, help: { type: "boolean", short: "h" } },
-      }));
-    } catch (err) {
-      throw usageErrorOf(err);
-    }
+    const { values } = parseFlags(args, {
+      model: { type: "string" },
+      x: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    });
     if (values.help) {
       console.log(PREDICT_USAGE);
       return 0;
@@ -86,14 +114,14 @@ export async function main(args: string[]): Promise<number> {
     if (!values.model) throw new UsageError("--model FILE is required (see --help)");
     if (values.x === undefined) throw new UsageError("--x LIST is required, e.g. --x 1.5,2.0");
     const xs = parseXs(values.x);
-    const bytes = await Deno.readFile(values.model).catch((err) => {
-      throw new Error(`cannot read ${values.model}: ${err instanceof Error ? err.message : err}`);
-    });
     let preds: Float32Array;
     try {
-      preds = predict(bytes, xs);
+      preds = predict(await readModelFile(values.model, xs.length), xs);
     } catch (err) {
       if (err instanceof SafetensorsError) throw new Error(`${values.model}: ${err.message}`);
+      if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.PermissionDenied) {
+        throw new Error(`cannot read ${values.model}: ${err.message}`);
+      }
       throw err;
     }
     console.log(xs.map((x, i) => `${x}\t${formatFloat32(preds[i])}`).join("\n"));

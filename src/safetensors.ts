@@ -37,11 +37,15 @@ export interface SafetensorsFile {
 export class SafetensorsError extends Error {}
 
 const DTYPES = { F32: 4, I64: 8 } as const;
-type Dtype = keyof typeof DTYPES;
+/** The element types bnlab reads and writes. */
+export type Dtype = keyof typeof DTYPES;
 /** Headers above this are refused before being read (the reference implementation's limit). */
 const MAX_HEADER = 100_000_000;
 
-const dtypeOf = (data: SafeTensor["data"]): Dtype => data instanceof Float32Array ? "F32" : "I64";
+/** The dtype of a tensor's values. */
+export function dtypeOf(data: SafeTensor["data"]): Dtype {
+  return data instanceof Float32Array ? "F32" : "I64";
+}
 
 /** The file's bytes: the header (padded with spaces to 8 bytes), then each tensor's little-endian bytes in order. */
 export function encodeSafetensors(tensors: readonly SafeTensor[], metadata: Record<string, string>): Uint8Array {
@@ -70,37 +74,73 @@ export function encodeSafetensors(tensors: readonly SafeTensor[], metadata: Reco
   return out;
 }
 
-/** Reads a file made by {@link encodeSafetensors} (or by PyTorch), checking every offset and shape. */
-export function decodeSafetensors(bytes: Uint8Array): SafetensorsFile {
-  if (bytes.length < 8) throw new SafetensorsError(`${bytes.length} bytes is too short for a safetensors file`);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const headerLength = view.getBigUint64(0, true);
-  if (headerLength > BigInt(Math.min(MAX_HEADER, bytes.length - 8))) {
-    throw new SafetensorsError(`header length ${headerLength} does not fit in the ${bytes.length}-byte file`);
+/** Where one tensor lies in a file, as its header says. */
+export interface TensorEntry {
+  /** The tensor's name. */
+  name: string;
+  /** Its element type. */
+  dtype: Dtype;
+  /** Row-major shape. */
+  shape: number[];
+  /** Byte range [begin, end) in the data that follows the header. */
+  begin: number;
+  /** See `begin`. */
+  end: number;
+}
+
+/** A parsed header: the tensors in file order and the metadata. */
+export interface SafetensorsHeader {
+  /** Each tensor's dtype, shape and byte range, in header order. */
+  entries: TensorEntry[];
+  /** `__metadata__`: string keys and values. */
+  metadata: Record<string, string>;
+}
+
+/**
+ * The header's byte count from a file's first 8 bytes, checked against the
+ * file's size and `max` before anything else is read, so a hostile length
+ * costs nothing.
+ */
+export function headerLength(prefix: Uint8Array, fileSize: number, max: number = MAX_HEADER): number {
+  if (fileSize < 8 || prefix.length < 8) {
+    throw new SafetensorsError(`${fileSize} bytes is too short for a safetensors file`);
   }
-  const n = Number(headerLength);
+  const n = new DataView(prefix.buffer, prefix.byteOffset, 8).getBigUint64(0, true);
+  if (n > BigInt(fileSize - 8)) {
+    throw new SafetensorsError(`header length ${n} does not fit in the ${fileSize}-byte file`);
+  }
+  if (n > BigInt(max)) throw new SafetensorsError(`header length ${n} is more than the ${max} bytes allowed`);
+  return Number(n);
+}
+
+/**
+ * Parses the JSON header (the bytes after the length) of a file whose tensor
+ * data is `dataBytes` long, checking every dtype, shape and offset, and that
+ * the tensors tile the data exactly; reads no tensor data.
+ */
+export function decodeHeader(json: Uint8Array, dataBytes: number): SafetensorsHeader {
   let header: unknown;
   try {
-    header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(8, 8 + n)));
+    header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(json));
   } catch (err) {
     throw new SafetensorsError(`the header is not JSON (${err instanceof Error ? err.message : err})`);
   }
-  if (typeof header !== "object" || header === null || Array.isArray(header)) {
-    throw new SafetensorsError("the header is not a JSON object");
-  }
-  const data = bytes.subarray(8 + n);
-  const metadata: Record<string, string> = {};
-  const entries: [string, { dtype: Dtype; shape: number[]; begin: number; end: number }][] = [];
+  if (!isRecord(header)) throw new SafetensorsError("the header is not a JSON object");
+  let metadata: Record<string, string> = {};
+  const entries: TensorEntry[] = [];
   for (const [name, value] of Object.entries(header)) {
     if (name === "__metadata__") {
-      for (const [k, v] of Object.entries(value ?? {})) {
+      if (!isRecord(value)) throw new SafetensorsError("__metadata__ is not a JSON object");
+      for (const [k, v] of Object.entries(value)) {
         if (typeof v !== "string") throw new SafetensorsError(`__metadata__.${k} is not a string`);
-        metadata[k] = v;
       }
+      // fromEntries defines own properties: a key such as "__proto__" stays a plain key.
+      metadata = Object.fromEntries(Object.entries(value as Record<string, string>));
       continue;
     }
-    const { dtype, shape, data_offsets: offsets } = (value ?? {}) as Record<string, unknown>;
-    if (typeof dtype !== "string" || !(dtype in DTYPES)) {
+    if (!isRecord(value)) throw new SafetensorsError(`${name}: not a {dtype, shape, data_offsets} object`);
+    const { dtype, shape, data_offsets: offsets } = value;
+    if (typeof dtype !== "string" || !Object.hasOwn(DTYPES, dtype)) {
       throw new SafetensorsError(`${name}: dtype ${JSON.stringify(dtype)} is not one of ${Object.keys(DTYPES)}`);
     }
     const wholes = (v: unknown, len?: number): v is number[] =>
@@ -112,25 +152,40 @@ export function decodeSafetensors(bytes: Uint8Array): SafetensorsFile {
     if (end - begin !== expected) {
       throw new SafetensorsError(`${name}: ${end - begin} bytes for shape [${shape}] of ${dtype} (${expected} needed)`);
     }
-    entries.push([name, { dtype: dtype as Dtype, shape, begin, end }]);
+    entries.push({ name, dtype: dtype as Dtype, shape, begin, end });
   }
   // As in the reference reader: the tensors tile the data exactly, no overlap, no hole, nothing after.
-  const sorted = entries.map(([, e]) => e).sort((a, b) => a.begin - b.begin);
+  const sorted = entries.toSorted((a, b) => a.begin - b.begin);
   let covered = 0;
   for (const e of sorted) {
     if (e.begin !== covered) throw new SafetensorsError(`tensor data has a hole or an overlap at byte ${covered}`);
     covered = e.end;
   }
-  if (covered !== data.length) {
-    throw new SafetensorsError(`the tensors cover ${covered} of the ${data.length} data bytes`);
+  if (covered !== dataBytes) {
+    throw new SafetensorsError(`the tensors cover ${covered} of the ${dataBytes} data bytes`);
   }
+  return { entries, metadata };
+}
+
+/**
+ * Reads a file made by {@link encodeSafetensors} (or by PyTorch), checking
+ * every offset and shape; a header over `maxHeader` bytes is refused unread.
+ */
+export function decodeSafetensors(bytes: Uint8Array, maxHeader: number = MAX_HEADER): SafetensorsFile {
+  const n = headerLength(bytes, bytes.length, maxHeader);
+  const data = bytes.subarray(8 + n);
+  const { entries, metadata } = decodeHeader(bytes.subarray(8, 8 + n), data.length);
   const tensors = new Map<string, SafeTensor>();
-  for (const [name, e] of entries) {
+  for (const e of entries) {
     const copy = data.slice(e.begin, e.end); // aligned, and little-endian order checked below
     const values = e.dtype === "F32" ? new Float32Array(copy.buffer) : new BigInt64Array(copy.buffer);
-    tensors.set(name, { name, shape: e.shape, data: fromLittleEndian(values) });
+    tensors.set(e.name, { name: e.name, shape: e.shape, data: fromLittleEndian(values) });
   }
   return { tensors, metadata };
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;

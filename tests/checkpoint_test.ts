@@ -10,6 +10,7 @@ import { formatFloat32, predict as predictInProcess } from "../src/predict.ts";
 import { Random } from "../src/random.ts";
 import { decodeSafetensors, encodeSafetensors, SafetensorsError } from "../src/safetensors.ts";
 import { inTempDir, predict, run, train } from "./cli.ts";
+import { safetensorsBytes } from "./forge.ts";
 import { withArena } from "./scoped.ts";
 
 const CHECK_SCRIPT = new URL("./torch_load_check.py", import.meta.url).pathname;
@@ -104,6 +105,44 @@ Deno.test(
   }),
 );
 
+Deno.test(
+  "values a network cannot use are refused naming the tensor or field, before any network is allocated",
+  withArena(() => {
+    const { tensors, metadata } = decodeSafetensors(encodeModel(trainedNet("torch"), {}));
+    const refuses = (bytes: Uint8Array, reason: RegExp) => {
+      const top = arena.used;
+      assert.throws(() => decodeModel(bytes, 1), (err) => err instanceof SafetensorsError && reason.test(err.message));
+      assert.equal(arena.used, top, `nothing allocated for a file refused with ${reason}`);
+    };
+    /** The file with one value of one tensor replaced. */
+    const withValue = (name: string, index: number, value: number) => {
+      const changed = [...tensors.values()].map((t) => {
+        if (t.name !== name) return t;
+        const data = (t.data as Float32Array).slice();
+        data[index] = value;
+        return { ...t, data };
+      });
+      return encodeSafetensors(changed, metadata);
+    };
+    refuses(withValue("fc1.weight", 3, NaN), /^fc1\.weight\[3\] is NaN/);
+    refuses(withValue("predict.bias", 0, Infinity), /^predict\.bias\[0\] is Infinity/);
+    refuses(withValue("bn2.running_var", 4, -0.5), /^bn2\.running_var\[4\] is -0\.5: a variance cannot be negative/);
+    const all = [...tensors.values()];
+    refuses(encodeSafetensors(all, { ...metadata, eps: "0" }), /^__metadata__\.eps must be a number > 0, got "0"/);
+    refuses(encodeSafetensors(all, { ...metadata, hidden: "0x0a" }), /^__metadata__\.hidden must be a whole number/);
+    refuses(encodeSafetensors(all, { ...metadata, steps: "-1" }), /^__metadata__\.steps must be a whole number ≥ 0/);
+    // A header that claims the largest network and holds no tensor: refused on the header, nothing allocated.
+    const claim = { ...metadata, hidden: "4096", layers: "64" };
+    refuses(encodeSafetensors([], claim), /^the file has no tensor fc0\.weight/);
+    // A dtype named like an Object.prototype property is just an unknown dtype.
+    const safetensorsRefuses = (bytes: Uint8Array, reason: RegExp) =>
+      assert.throws(() => decodeSafetensors(bytes), (e) => e instanceof SafetensorsError && reason.test(e.message));
+    const forged = safetensorsBytes({ w: { dtype: "toString", shape: [1], data_offsets: [0, 4] } }, 4);
+    safetensorsRefuses(forged, /^w: dtype "toString" is not one of F32,I64$/);
+    safetensorsRefuses(safetensorsBytes({ __metadata__: "abc" }, 0), /^__metadata__ is not a JSON object$/);
+  }),
+);
+
 Deno.test("float32 values print as the shortest decimal that reads back exactly", () => {
   for (const v of [0, 1.5, -2, 0.1, 1 / 3, 123456.789, 1e-30, 3.4e38]) {
     const f = Math.fround(v);
@@ -140,7 +179,7 @@ Deno.test("deno task predict prints x<TAB>prediction per x from a trained run's 
       [
         ["--model", `${dir}/out/model-torch.safetensors`, "--x", "1,abc"],
         2,
-        /--x must be a comma list of finite numbers/,
+        /--x must be a comma list of decimal numbers/,
       ],
       [["--model", `${dir}/missing.safetensors`, "--x", "1"], 1, /^predict: cannot read .*missing\.safetensors/],
       [["--model", `${dir}/out/losses.csv`, "--x", "1"], 1, /^predict: .*losses\.csv: header length/],

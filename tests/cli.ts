@@ -48,9 +48,16 @@ export async function finish(child: Deno.ChildProcess): Promise<Finished> {
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }
 
-/** The `deno run` command line of the train command allowed to read and write `dir`. */
+/** The `deno run` command line of the train command allowed to read and write `dir` (and, as the task, to run ps). */
 export function trainCommand(dir: string): string[] {
-  return [Deno.execPath(), "run", `--allow-read=${dir},${SRC},${KERNELS}`, `--allow-write=${dir}`, MAIN];
+  return [
+    Deno.execPath(),
+    "run",
+    `--allow-read=${dir},${SRC},${KERNELS}`,
+    `--allow-write=${dir}`,
+    "--allow-run=ps",
+    MAIN,
+  ];
 }
 
 /** How a test starts a command. */

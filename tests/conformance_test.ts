@@ -86,3 +86,55 @@ Deno.test("conformance refuses a missing directory and a fixture kind it does no
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("malformed fixtures each fail naming the file, the case and the field; the summary line still ends the run", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const linear = JSON.parse(await Deno.readTextFile(`${SHARED}/linear.json`));
+    const [a, b, c] = linear.cases;
+    a.expected.y = null;
+    b.expected.dW = "NaN";
+    c.expected.y.data[3] = String(c.expected.y.data[3]); // a number written as a string
+    const bn = JSON.parse(await Deno.readTextFile(`${SHARED}/batchnorm_train.json`));
+    bn.cases[0].eps = "1e-5";
+    const write = (name: string, value: unknown) => Deno.writeTextFile(`${dir}/${name}`, JSON.stringify(value));
+    await write("a_null.json", null);
+    await write("b_cases.json", { file: "linear.json", cases: "abc" });
+    await write("c_linear.json", { file: "linear.json", cases: [a, b, c, null] });
+    await write("d_empty.json", {});
+    await write("e_bn.json", { file: "batchnorm_train.json", cases: [bn.cases[0]] });
+    await write("f_kind.json", { file: "toString.json", cases: [{ name: "t", inputs: {}, expected: {} }] });
+    await write("index.json", { files: [null, { file: "a_null.json", cases: 1 }, { file: "../../etc/passwd" }] });
+    const { code, stdout, stderr } = await runCli(dir);
+    assert.equal(code, 1, stderr);
+    assert.equal(stderr, "");
+    assert.deepEqual(stdout.trimEnd().split("\n"), [
+      "FAIL a_null.json (file): file: expected a JSON object, got null",
+      'FAIL b_cases.json (file): cases: expected a list, got "abc"',
+      `FAIL c_linear.json ${a.name}: y: expected a number or a {shape, data} tensor, got null`,
+      `FAIL c_linear.json ${b.name}: dW: expected a number or a {shape, data} tensor, got "NaN"`,
+      `FAIL c_linear.json ${c.name}: y.data[3]: expected a number, got "${c.expected.y.data[3]}"`,
+      "FAIL c_linear.json #3: case: expected an object, got null",
+      "FAIL d_empty.json (file): cases: the file has no cases",
+      `FAIL e_bn.json ${bn.cases[0].name}: eps: expected a number, got "1e-5"`,
+      'FAIL f_kind.json t: file: no runner for fixture kind "toString"',
+      "FAIL index.json manifest: files[0]: expected an object, got null (+2 more)",
+      "0 passed, 10 failed",
+    ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("conformance words flag mistakes as train does", async () => {
+  for (
+    const [args, message] of [[["--frob", "x"], "unknown flag --frob (see --help)"], [
+      ["-v", "-v", "x"],
+      "--verbose is given twice; give each flag once",
+    ]]
+  ) {
+    const r = await run(Deno.execPath(), ["run", "--allow-read", "src/conformance.ts", ...args], ROOT);
+    assert.equal(r.code, 2);
+    assert.equal(r.stderr, `conformance: ${message}\n`);
+  }
+});

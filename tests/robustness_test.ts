@@ -2,7 +2,8 @@
 // every completed epoch and say where they stopped.
 import assert from "node:assert/strict";
 import { parseCsv } from "../src/csv.ts";
-import { finish, run, spawnTrain, trainCommand } from "./cli.ts";
+import { within } from "../src/deadline.ts";
+import { finish, run, spawn, spawnTrain, trainCommand } from "./cli.ts";
 
 const ESC = String.fromCharCode(27);
 
@@ -15,6 +16,20 @@ async function completeRows(path: string): Promise<string[][]> {
     assert.ok(Number.isFinite(Number(row[3])), row.join(","));
   }
   return rows;
+}
+
+/** A run that trains until stopped; width 256 makes an epoch take a few tens of milliseconds. */
+const ENDLESS = ["--epochs", "100000", "--variants", "torch", "--hidden", "256"];
+
+/** Resolves once losses.csv in `out` holds a completed epoch. */
+async function firstEpoch(out: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const text = await Deno.readTextFile(`${out}/losses.csv`).catch(() => "");
+    if (text.split("\n").length > 2) return; // header and at least one epoch
+    if (Date.now() > deadline) throw new Error("no epoch completed within 60 s");
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 function noTemporaryFiles(dir: string): void {
@@ -61,14 +76,8 @@ for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
     try {
       const out = `${dir}/out`;
       // Width 256 makes an epoch take a few tens of milliseconds.
-      const child = spawnTrain(dir, ["--epochs", "100000", "--variants", "torch", "--hidden", "256", "--out", out]);
-      const deadline = Date.now() + 60_000;
-      for (;;) {
-        const text = await Deno.readTextFile(`${out}/losses.csv`).catch(() => "");
-        if (text.split("\n").length > 2) break; // header and at least one epoch
-        if (Date.now() > deadline) throw new Error("no epoch completed within 60 s");
-        await new Promise((r) => setTimeout(r, 20));
-      }
+      const child = spawnTrain(dir, [...ENDLESS, "--out", out]);
+      await firstEpoch(out);
       child.kill(signal);
       const r = await finish(child);
       assert.equal(r.code, code, r.stderr);
@@ -94,6 +103,83 @@ for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
     }
   });
 }
+
+Deno.test("when the process that started a run goes away, the run stops as on SIGTERM and keeps its epochs", async () => {
+  // As npx does to deno task: the starter dies, the process between it and the
+  // training lives on and passes no signal down.
+  const dir = await Deno.makeTempDir({ prefix: "bnlab-orphan-" });
+  try {
+    const out = `${dir}/out`, log = `${dir}/log`;
+    const training = [...trainCommand(dir), ...ENDLESS, "--out", out].join(" ");
+    const middle = `${training} & echo "pid $!"; wait $!; echo "exit $?"`;
+    const starter = spawn("sh", ["-c", `sh -c '${middle}' > ${log} 2>&1 & wait`], dir);
+    await firstEpoch(out);
+    starter.kill("SIGKILL");
+    await finish(starter);
+    const text = await within(
+      (async () => {
+        for (;;) {
+          const text = await Deno.readTextFile(log);
+          if (/^exit \d+$/m.test(text)) return text;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      })(),
+      60_000,
+      "the orphaned training",
+    ).catch(async (err) => {
+      const pid = (await Deno.readTextFile(log)).match(/^pid (\d+)$/m)?.[1];
+      if (pid) Deno.kill(Number(pid), "SIGKILL");
+      throw err;
+    });
+    assert.match(text, /^exit 143$/m, text);
+    assert.match(text, /^train: the process that started this run \(sh, pid \d+\) went away; stopping as on SIGTERM$/m);
+    assert.match(text, /^train: SIGTERM during torch, epoch \d+, step \d+; .*losses\.csv keeps every completed epoch/m);
+    assert.ok((await completeRows(`${out}/losses.csv`)).length >= 1);
+    noTemporaryFiles(out);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("SIGTERM while the outputs are written: exit 143, what was and was not written, nothing half-written", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "bnlab-signal-" });
+  try {
+    const out = `${dir}/out`;
+    // Training takes a fraction of a second; six groups' charts and diagnostics take longer to render.
+    const child = spawnTrain(dir, ["--epochs", "2", "--seeds", "2", "--hidden", "6,8", "--out", out]);
+    const stdout = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let printed = "";
+    await within(
+      (async () => {
+        while (!/final test loss/.test(printed)) {
+          const { value, done } = await stdout.read();
+          if (done) throw new Error(`train ended before its summary:\n${printed}`);
+          printed += value;
+        }
+      })(),
+      120_000,
+      "the summary table",
+    );
+    child.kill("SIGTERM");
+    while (!(await stdout.read()).done) { /* drain */ }
+    const stderr = await new Response(child.stderr).text();
+    const { code } = await child.status;
+    assert.equal(code, 143, stderr);
+    const m = stderr.match(
+      /^train: SIGTERM while writing the outputs, after every run completed; .*losses\.csv keeps every epoch; written: (.*); not written: (.*)$/m,
+    );
+    assert.ok(m, stderr);
+    const [written, missing] = [m[1].split(", "), m[2].split(", ")];
+    assert.ok(missing.includes("index.html"), m[2]);
+    const files = [...Deno.readDirSync(out)].map((e) => e.name).sort();
+    assert.deepEqual(files, written.toSorted(), "the files on disk are exactly those said to be written");
+    // Every epoch of every run: 2 widths × 2 seeds × 3 variants, epochs 0–2.
+    assert.equal(parseCsv(await Deno.readTextFile(`${out}/losses.csv`)).rows.length, 12 * 3);
+    noTemporaryFiles(out);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
 
 Deno.test("on a terminal the progress line redraws in place on stderr; --quiet and a pipe print none", async () => {
   const dir = await Deno.makeTempDir({ prefix: "bnlab-progress-" });
