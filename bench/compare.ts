@@ -14,11 +14,9 @@
  * ```
  * @module
  */
-import { parseArgs } from "node:util";
 import { startThreads } from "../src/threads.ts";
 import { measurePeak } from "./peak.ts";
-import { benchCell, GRID_OPTIONS, type TrainBenchResult, trainStepFlops } from "./train.ts";
-import type { BnVariant } from "../src/model.ts";
+import { benchCell, parseBenchFlags, type TrainBenchResult, trainStepFlops } from "./train.ts";
 
 const PYTORCH_SCRIPT = new URL("../../shared/bench/pytorch_mlp.py", import.meta.url).pathname;
 const PYTHON = "/usr/bin/python3";
@@ -37,30 +35,16 @@ async function runPytorch(args: string[], threads: number): Promise<PytorchRun> 
 }
 
 if (import.meta.main) {
-  const { values } = parseArgs({
-    options: {
-      ...GRID_OPTIONS,
-      markdown: { type: "boolean", default: false },
-    },
+  const { grid, values } = parseBenchFlags("bench:compare", Deno.args, {
+    markdown: { type: "boolean", default: false },
   });
-  const ints = (s: string) => s.split(",").map(Number);
   const gridArgs = [
-    "--hidden",
-    values.hidden,
-    "--batch",
-    values.batch,
-    "--variants",
-    values.variants,
-    "--layers",
-    values.layers,
-    "--window",
-    values.window,
-    "--reps",
-    values.reps,
+    ...["--hidden", grid.hidden.join(","), "--batch", grid.batch.join(","), "--variants", grid.variants.join(",")],
+    ...["--layers", String(grid.layers), "--window", String(grid.window), "--reps", String(grid.reps)],
   ];
   const torch: TrainBenchResult[] = [];
   let engine = "";
-  for (const threads of ints(values.threads)) {
+  for (const threads of grid.threads) {
     console.error(`PyTorch, ${threads} thread(s)…`);
     const run = await runPytorch(gridArgs, threads);
     engine = run.engine;
@@ -68,14 +52,14 @@ if (import.meta.main) {
   }
   console.error("bnlab…");
   const peak = measurePeak();
-  const layers = Number(values.layers);
+  const { layers, window, reps } = grid;
   const rows: string[][] = [];
-  for (const threads of ints(values.threads)) {
+  for (const threads of grid.threads) {
     await startThreads(threads);
-    for (const hidden of ints(values.hidden)) {
-      for (const batch of ints(values.batch)) {
-        for (const variant of values.variants.split(",") as BnVariant[]) {
-          const b = benchCell(hidden, batch, variant, threads, layers, Number(values.window), Number(values.reps));
+    for (const hidden of grid.hidden) {
+      for (const batch of grid.batch) {
+        for (const variant of grid.variants) {
+          const b = benchCell(hidden, batch, variant, threads, layers, window, reps);
           const t = torch.find((r) =>
             r.hidden === hidden && r.batch === batch && r.variant === variant && r.threads === threads
           );

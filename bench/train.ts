@@ -16,10 +16,12 @@
  * ```
  * @module
  */
-import { parseArgs } from "node:util";
+import type { ParseArgsOptionsConfig } from "node:util";
 import { ADAM_DEFAULTS } from "../src/adam.ts";
 import { arena } from "../src/arena.ts";
-import { type BnVariant, Net, parameterShapes } from "../src/model.ts";
+import { parseFlags, UsageError } from "../src/flags.ts";
+import { BN_VARIANTS, type BnVariant, Net, parameterShapes } from "../src/model.ts";
+import { decimalNumber } from "../src/numbers.ts";
 import { Random } from "../src/random.ts";
 import { startThreads } from "../src/threads.ts";
 import { DEFAULTS, specFor } from "../src/train.ts";
@@ -109,34 +111,83 @@ export const GRID_OPTIONS = {
   reps: { type: "string", default: "3" },
 } as const;
 
+/** The bench grid, its numbers read strictly (plain decimals, each flag once), as train reads its own. */
+export interface BenchGrid {
+  hidden: number[];
+  batch: number[];
+  variants: BnVariant[];
+  threads: number[];
+  layers: number;
+  window: number;
+  reps: number;
+}
+
+/** Parses `args` against {@link GRID_OPTIONS} and `extra`; prints the one-line error and exits 2 on a bad flag. */
+export function parseBenchFlags(
+  command: string,
+  args: string[],
+  extra: ParseArgsOptionsConfig,
+): { grid: BenchGrid; values: Record<string, string | boolean | undefined> } {
+  try {
+    const values = parseFlags(args, { ...GRID_OPTIONS, ...extra }).values as Record<
+      string,
+      string | boolean | undefined
+    >;
+    const whole = (flag: string, raw: string) => {
+      const v = decimalNumber(raw);
+      if (v === null || !Number.isInteger(v) || v < 1) {
+        throw new UsageError(`--${flag} takes whole numbers ≥ 1, got ${JSON.stringify(raw)}`);
+      }
+      return v;
+    };
+    const list = (flag: keyof typeof GRID_OPTIONS) => (values[flag] as string).split(",").map((s) => whole(flag, s));
+    const variants = (values.variants as string).split(",").map((v) => {
+      if (!(BN_VARIANTS as readonly string[]).includes(v)) {
+        throw new UsageError(`--variants takes ${BN_VARIANTS.join(", ")}, got ${JSON.stringify(v)}`);
+      }
+      return v as BnVariant;
+    });
+    const grid: BenchGrid = {
+      hidden: list("hidden"),
+      batch: list("batch"),
+      variants,
+      threads: list("threads"),
+      layers: whole("layers", values.layers as string),
+      window: whole("window", values.window as string),
+      reps: whole("reps", values.reps as string),
+    };
+    return { grid, values };
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    console.error(`${command}: ${err.message}`);
+    Deno.exit(2);
+  }
+}
+
 const USAGE = `Usage: deno task bench:train [--hidden 10,64,256,1024] [--batch 64,1024]
                             [--variants torch,none] [--threads 1,2] [--layers 4]
                             [--window 1] [--reps 3] [--json]`;
 
 if (import.meta.main) {
-  const { values } = parseArgs({
-    options: {
-      ...GRID_OPTIONS,
-      json: { type: "boolean", default: false },
-      help: { type: "boolean", short: "h" },
-    },
+  const { grid, values } = parseBenchFlags("bench:train", Deno.args, {
+    json: { type: "boolean", default: false },
+    help: { type: "boolean", short: "h" },
   });
   if (values.help) {
     console.log(USAGE);
     Deno.exit(0);
   }
-  const ints = (s: string) => s.split(",").map(Number);
-  const layers = Number(values.layers), window = Number(values.window), reps = Number(values.reps);
+  const { layers, window, reps } = grid;
   const peak = measurePeak();
   const results: TrainBenchResult[] = [];
   if (!values.json) {
     console.log(`f32x4 peak of one thread, measured now: ${peak.toFixed(1)} GFLOP/s`);
     console.log("hidden  batch  variant  threads   train steps/s   eval samples/s   train GFLOP/s  of peak");
   }
-  for (const hidden of ints(values.hidden)) {
-    for (const batch of ints(values.batch)) {
-      for (const variant of values.variants.split(",") as BnVariant[]) {
-        for (const threads of ints(values.threads)) {
+  for (const hidden of grid.hidden) {
+    for (const batch of grid.batch) {
+      for (const variant of grid.variants) {
+        for (const threads of grid.threads) {
           await startThreads(threads);
           const r = benchCell(hidden, batch, variant, threads, layers, window, reps);
           results.push(r);

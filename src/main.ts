@@ -369,8 +369,8 @@ async function run(opts: TrainOptions): Promise<number> {
       stopThreads();
     }
     const summaries = summarize(groupList, runs);
-    if (stops.starterGone) console.error(`train: ${stops.starterGone} went away; stopping as on SIGTERM`);
     if (interrupted?.stopped) {
+      if (stops.starterGone) console.error(`train: ${stops.starterGone} went away; stopping as on SIGTERM`);
       const { epoch, step, detail } = interrupted.stopped;
       console.error(
         `train: ${detail} during ${interrupted.group.label}, epoch ${epoch}, step ${step}; ${out}/losses.csv keeps ` +

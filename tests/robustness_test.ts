@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { parseCsv } from "../src/csv.ts";
 import { within } from "../src/deadline.ts";
-import { finish, run, spawn, spawnTrain, trainCommand } from "./cli.ts";
+import { finish, inTempDir, run, spawn, spawnTrain, trainCommand } from "./cli.ts";
 
 const ESC = String.fromCharCode(27);
 
@@ -107,8 +107,7 @@ for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
 Deno.test("when the process that started a run goes away, the run stops as on SIGTERM and keeps its epochs", async () => {
   // As npx does to deno task: the starter dies, the process between it and the
   // training lives on and passes no signal down.
-  const dir = await Deno.makeTempDir({ prefix: "bnlab-orphan-" });
-  try {
+  await inTempDir(async (dir) => {
     const out = `${dir}/out`, log = `${dir}/log`;
     const training = [...trainCommand(dir), ...ENDLESS, "--out", out].join(" ");
     const middle = `${training} & echo "pid $!"; wait $!; echo "exit $?"`;
@@ -136,14 +135,11 @@ Deno.test("when the process that started a run goes away, the run stops as on SI
     assert.match(text, /^train: SIGTERM during torch, epoch \d+, step \d+; .*losses\.csv keeps every completed epoch/m);
     assert.ok((await completeRows(`${out}/losses.csv`)).length >= 1);
     noTemporaryFiles(out);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("SIGTERM while the outputs are written: exit 143, what was and was not written, nothing half-written", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "bnlab-signal-" });
-  try {
+  await inTempDir(async (dir) => {
     const out = `${dir}/out`;
     // Training takes a fraction of a second; six groups' charts and diagnostics take longer to render.
     const child = spawnTrain(dir, ["--epochs", "2", "--seeds", "2", "--hidden", "6,8", "--out", out]);
@@ -176,9 +172,7 @@ Deno.test("SIGTERM while the outputs are written: exit 143, what was and was not
     // Every epoch of every run: 2 widths × 2 seeds × 3 variants, epochs 0–2.
     assert.equal(parseCsv(await Deno.readTextFile(`${out}/losses.csv`)).rows.length, 12 * 3);
     noTemporaryFiles(out);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("on a terminal the progress line redraws in place on stderr; --quiet and a pipe print none", async () => {
