@@ -11,19 +11,19 @@
  * ```
  * @module
  */
-import { activation_backward, activation_forward } from "../src/activations.ts";
-import { ADAM_DEFAULTS, adam_update } from "../src/adam.ts";
-import { arena, type Tensor } from "../src/arena.ts";
+import { activation_backward, activation_forward } from "../src/kernels/activations.ts";
+import { ADAM_DEFAULTS, adam_update } from "../src/kernels/adam.ts";
+import { arena, type Tensor } from "../src/kernels/arena.ts";
 import {
   batchnorm_backward,
   batchnorm_eval_forward,
   batchnorm_forward,
   batchnormSumsLength,
-} from "../src/batchnorm.ts";
-import { gather_rows } from "../src/data.ts";
-import { linear_backward, linear_forward } from "../src/linear.ts";
-import { mse_backward, mse_forward } from "../src/loss.ts";
-import { matmul_nn_add, matmul_nt, matmul_tn_add } from "../src/matmul.ts";
+} from "../src/kernels/batchnorm.ts";
+import { gather_rows } from "../src/kernels/data.ts";
+import { linear_backward, linear_forward } from "../src/kernels/linear.ts";
+import { mse_backward, mse_forward } from "../src/kernels/loss.ts";
+import { matmul_nn_add, matmul_nt, matmul_tn_add } from "../src/kernels/matmul.ts";
 
 /** One benchmarked kernel call. */
 export interface KernelCase {

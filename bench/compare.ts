@@ -14,7 +14,7 @@
  * ```
  * @module
  */
-import { startThreads } from "../src/threads.ts";
+import { startThreads } from "../src/kernels/threads.ts";
 import { measurePeak } from "./peak.ts";
 import { benchCell, parseBenchFlags, type TrainBenchResult, trainStepFlops } from "./train.ts";
 

@@ -11,7 +11,7 @@
  */
 import { kernelCases } from "./cases.ts";
 import { measurePeak } from "./peak.ts";
-import { arena } from "../src/arena.ts";
+import { arena } from "../src/kernels/arena.ts";
 
 /** Runs `fn` for at least `seconds` after a warm-up and returns its median rate in calls/s over 5 windows. */
 export function callsPerSecond(fn: () => void, seconds = 0.2): number {

@@ -17,14 +17,14 @@
  * @module
  */
 import type { ParseArgsOptionsConfig } from "node:util";
-import { ADAM_DEFAULTS } from "../src/adam.ts";
-import { arena } from "../src/arena.ts";
-import { parseFlags, UsageError } from "../src/flags.ts";
-import { BN_VARIANTS, type BnVariant, Net, parameterShapes } from "../src/model.ts";
-import { decimalNumber } from "../src/numbers.ts";
-import { Random } from "../src/random.ts";
-import { startThreads } from "../src/threads.ts";
-import { DEFAULTS, specFor } from "../src/train.ts";
+import { ADAM_DEFAULTS } from "../src/kernels/adam.ts";
+import { arena } from "../src/kernels/arena.ts";
+import { parseFlags, UsageError } from "../src/cli/flags.ts";
+import { BN_VARIANTS, type BnVariant, Net, parameterShapes } from "../src/net/model.ts";
+import { decimalNumber } from "../src/outputs/numbers.ts";
+import { Random } from "../src/net/random.ts";
+import { startThreads } from "../src/kernels/threads.ts";
+import { DEFAULTS, specFor } from "../src/net/train.ts";
 import { measurePeak } from "./peak.ts";
 
 /** One cell of the grid. */

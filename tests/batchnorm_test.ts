@@ -1,7 +1,7 @@
 // Properties of batch normalisation that hold for any input.
 import assert from "node:assert/strict";
-import { arena } from "../src/arena.ts";
-import { batchnorm_eval_forward, batchnorm_forward, type BnSemantics } from "../src/batchnorm.ts";
+import { arena } from "../src/kernels/arena.ts";
+import { batchnorm_eval_forward, batchnorm_forward, type BnSemantics } from "../src/kernels/batchnorm.ts";
 import { testRandom } from "./rng.ts";
 
 const SEMANTICS: BnSemantics[] = ["torch", "mybn"];

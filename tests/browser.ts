@@ -13,7 +13,7 @@
  * ```
  * @module
  */
-import { within } from "../src/deadline.ts";
+import { within } from "../src/kernels/deadline.ts";
 import { run } from "./cli.ts";
 
 /** Chromium's flags for a headless run with no profile, no sandbox (containers) and no background traffic. */

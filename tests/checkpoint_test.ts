@@ -2,13 +2,13 @@
 // `deno task predict`, and (where /usr/bin/python3 has torch) the notebook's
 // own Net loading the torch variant's file.
 import assert from "node:assert/strict";
-import { ADAM_DEFAULTS } from "../src/adam.ts";
-import { arena } from "../src/arena.ts";
-import { decodeModel, encodeModel, MODEL_FORMAT } from "../src/checkpoint.ts";
-import { Net, notebookSpec } from "../src/model.ts";
-import { formatFloat32, predict as predictInProcess } from "../src/predict.ts";
-import { Random } from "../src/random.ts";
-import { decodeSafetensors, encodeSafetensors, SafetensorsError } from "../src/safetensors.ts";
+import { ADAM_DEFAULTS } from "../src/kernels/adam.ts";
+import { arena } from "../src/kernels/arena.ts";
+import { decodeModel, encodeModel, MODEL_FORMAT } from "../src/outputs/checkpoint.ts";
+import { Net, notebookSpec } from "../src/net/model.ts";
+import { formatFloat32, predict as predictInProcess } from "../src/cli/predict.ts";
+import { Random } from "../src/net/random.ts";
+import { decodeSafetensors, encodeSafetensors, SafetensorsError } from "../src/outputs/safetensors.ts";
 import { inTempDir, predict, run, train } from "./cli.ts";
 import { safetensorsBytes } from "./forge.ts";
 import { withArena } from "./scoped.ts";

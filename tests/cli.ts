@@ -16,11 +16,11 @@
  * @module
  */
 
-const MAIN = new URL("../src/main.ts", import.meta.url).pathname;
-const PREDICT = new URL("../src/predict.ts", import.meta.url).pathname;
+const MAIN = new URL("../src/cli/main.ts", import.meta.url).pathname;
+const PREDICT = new URL("../src/cli/predict.ts", import.meta.url).pathname;
 // What `deno task train` may read besides its output: the worker threads' modules.
 const SRC = new URL("../src", import.meta.url).pathname;
-const KERNELS = new URL("../kernels/build", import.meta.url).pathname;
+const KERNELS = new URL("../kernels/build/", import.meta.url).pathname;
 
 /** What a finished command printed, and its exit code. */
 export interface Finished {

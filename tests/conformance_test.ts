@@ -1,14 +1,14 @@
 // The PyTorch reference fixtures, case by case, and the conformance runner's
 // own behaviour: it must fail on a wrong value and report it as documented.
 import assert from "node:assert/strict";
-import { failureLine, runConformance } from "../src/conformance.ts";
+import { failureLine, runConformance } from "../src/conformance/conformance.ts";
 import { type Finished, run } from "./cli.ts";
 
 const SHARED = new URL("../../shared/fixtures/", import.meta.url).pathname;
 const ROOT = new URL("../", import.meta.url).pathname;
 
 function runCli(dir: string): Promise<Finished> {
-  return run(Deno.execPath(), ["run", "--allow-read", "src/conformance.ts", dir], ROOT);
+  return run(Deno.execPath(), ["run", "--allow-read", "src/cli/conformance.ts", dir], ROOT);
 }
 
 Deno.test("every case of ../shared/fixtures passes at the README's tolerances", async (t) => {
@@ -133,7 +133,7 @@ Deno.test("conformance words flag mistakes as train does", async () => {
       "--verbose is given twice; give each flag once",
     ]]
   ) {
-    const r = await run(Deno.execPath(), ["run", "--allow-read", "src/conformance.ts", ...args], ROOT);
+    const r = await run(Deno.execPath(), ["run", "--allow-read", "src/cli/conformance.ts", ...args], ROOT);
     assert.equal(r.code, 2);
     assert.equal(r.stderr, `conformance: ${message}\n`);
   }

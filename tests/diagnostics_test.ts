@@ -1,11 +1,11 @@
 // Per-layer diagnostics: histograms and gradient norms that show what BN does
 // to tanh's saturation and to the gradients, recorded without disturbing training.
 import assert from "node:assert/strict";
-import { parseCsv } from "../src/csv.ts";
-import { notebookData } from "../src/data.ts";
-import { histogram, LayerRecorder, PRE_ACTIVATION_BINS, snapshotEpochs } from "../src/diagnostics.ts";
-import type { Net } from "../src/model.ts";
-import { DEFAULTS, trainVariant } from "../src/train.ts";
+import { parseCsv } from "../src/outputs/csv.ts";
+import { notebookData } from "../src/net/dataset.ts";
+import { histogram, LayerRecorder, PRE_ACTIVATION_BINS, snapshotEpochs } from "../src/net/diagnostics.ts";
+import type { Net } from "../src/net/model.ts";
+import { DEFAULTS, trainVariant } from "../src/net/train.ts";
 import { inTempDir, train } from "./cli.ts";
 
 Deno.test("histograms count every value once; the outer bins take what lies beyond; NaN counts nowhere", () => {

@@ -1,9 +1,9 @@
 // Command lines are read strictly and the same way in every command: plain
 // decimal numbers, each flag once, negative values as anyone types them.
 import assert from "node:assert/strict";
-import { parseFlags, UsageError } from "../src/flags.ts";
-import { decimalNumber, formatBytes } from "../src/numbers.ts";
-import { parseOptions } from "../src/options.ts";
+import { parseFlags, UsageError } from "../src/cli/flags.ts";
+import { decimalNumber, formatBytes } from "../src/outputs/numbers.ts";
+import { parseOptions } from "../src/cli/options.ts";
 
 Deno.test("numbers are plain decimals, an exponent allowed; hex, blanks, words and infinities are not", () => {
   for (

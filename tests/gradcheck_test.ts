@@ -8,8 +8,8 @@
 // |numeric − analytic| ≤ 2e-3·max|analytic| passes a correct backward with
 // margin and fails any wrong term, sign or scale (those err by O(1)).
 import assert from "node:assert/strict";
-import { type Activation, activation_backward, activation_forward } from "../src/activations.ts";
-import { arena, type Tensor } from "../src/arena.ts";
+import { type Activation, activation_backward, activation_forward } from "../src/kernels/activations.ts";
+import { arena, type Tensor } from "../src/kernels/arena.ts";
 import {
   batchnorm_backward,
   batchnorm_eval_backward,
@@ -17,10 +17,10 @@ import {
   batchnorm_forward,
   batchnormSumsLength,
   type BnSemantics,
-} from "../src/batchnorm.ts";
-import { linear_backward, linear_forward } from "../src/linear.ts";
-import { mse_backward, mse_forward } from "../src/loss.ts";
-import { type BnVariant, Net, type NetSpec } from "../src/model.ts";
+} from "../src/kernels/batchnorm.ts";
+import { linear_backward, linear_forward } from "../src/kernels/linear.ts";
+import { mse_backward, mse_forward } from "../src/kernels/loss.ts";
+import { type BnVariant, Net, type NetSpec } from "../src/net/model.ts";
 import { testRandom } from "./rng.ts";
 import { withArena } from "./scoped.ts";
 

@@ -2,14 +2,14 @@
 // memory and nothing else, carry no static data that could clash in it, and
 // write nothing outside the tensors they are given.
 import assert from "node:assert/strict";
-import { activation_backward, activation_forward, ACTIVATIONS } from "../src/activations.ts";
-import { ADAM_DEFAULTS, adam_update } from "../src/adam.ts";
-import { arena, type Tensor } from "../src/arena.ts";
-import { batchnorm_backward, batchnorm_forward, batchnormSumsLength } from "../src/batchnorm.ts";
-import { count_nonfinite, sum_squares } from "../src/data.ts";
-import { linear_backward, linear_forward } from "../src/linear.ts";
-import { matmul_nn_add, matmul_nt, matmul_tn_add } from "../src/matmul.ts";
-import { memory } from "../src/memory.ts";
+import { activation_backward, activation_forward, ACTIVATIONS } from "../src/kernels/activations.ts";
+import { ADAM_DEFAULTS, adam_update } from "../src/kernels/adam.ts";
+import { arena, type Tensor } from "../src/kernels/arena.ts";
+import { batchnorm_backward, batchnorm_forward, batchnormSumsLength } from "../src/kernels/batchnorm.ts";
+import { count_nonfinite, sum_squares } from "../src/kernels/data.ts";
+import { linear_backward, linear_forward } from "../src/kernels/linear.ts";
+import { matmul_nn_add, matmul_nt, matmul_tn_add } from "../src/kernels/matmul.ts";
+import { memory } from "../src/kernels/memory.ts";
 import { testRandom } from "./rng.ts";
 import { withArena } from "./scoped.ts";
 

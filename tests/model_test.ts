@@ -1,7 +1,7 @@
 // The network's layout: PyTorch's names and order over contiguous buffers.
 import assert from "node:assert/strict";
-import { arena } from "../src/arena.ts";
-import { Net, netBytes, notebookSpec } from "../src/model.ts";
+import { arena } from "../src/kernels/arena.ts";
+import { Net, netBytes, notebookSpec } from "../src/net/model.ts";
 
 Deno.test("parameters follow the notebook Net's state_dict names and order", () => {
   const mark = arena.mark();

@@ -3,15 +3,15 @@
 // bounded header, and never a printed prediction from values a network
 // cannot hold.
 import assert from "node:assert/strict";
-import { encodeModel, MAX_MODEL_HEADER, MODEL_FORMAT } from "../src/checkpoint.ts";
-import { Net, notebookSpec } from "../src/model.ts";
-import { Random } from "../src/random.ts";
-import { decodeSafetensors, encodeSafetensors } from "../src/safetensors.ts";
+import { encodeModel, MAX_MODEL_HEADER, MODEL_FORMAT } from "../src/outputs/checkpoint.ts";
+import { Net, notebookSpec } from "../src/net/model.ts";
+import { Random } from "../src/net/random.ts";
+import { decodeSafetensors, encodeSafetensors } from "../src/outputs/safetensors.ts";
 import { type Finished, inTempDir, predict, run } from "./cli.ts";
 import { safetensorsBytes } from "./forge.ts";
-import { arena } from "../src/arena.ts";
+import { arena } from "../src/kernels/arena.ts";
 
-const PREDICT = new URL("../src/predict.ts", import.meta.url).pathname;
+const PREDICT = new URL("../src/cli/predict.ts", import.meta.url).pathname;
 
 /** A refusal: the exit code, nothing on stdout, one line on stderr matching `message`. */
 function refused(r: Finished, code: number, message: RegExp): void {

@@ -1,6 +1,6 @@
 // index.html: a self-contained report that a browser renders completely offline.
 import assert from "node:assert/strict";
-import { escapeHtml, reportHtml, svgDataUrl } from "../src/report.ts";
+import { escapeHtml, reportHtml, svgDataUrl } from "../src/outputs/report.ts";
 import { findChromium, openPage } from "./browser.ts";
 import { inTempDir, train } from "./cli.ts";
 

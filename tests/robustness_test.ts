@@ -1,8 +1,8 @@
 // What a run does when it cannot finish: divergence and interruption keep
 // every completed epoch and say where they stopped.
 import assert from "node:assert/strict";
-import { parseCsv } from "../src/csv.ts";
-import { within } from "../src/deadline.ts";
+import { parseCsv } from "../src/outputs/csv.ts";
+import { within } from "../src/kernels/deadline.ts";
 import { finish, inTempDir, run, spawn, spawnTrain, trainCommand } from "./cli.ts";
 
 const ESC = String.fromCharCode(27);

@@ -4,12 +4,12 @@
  * @example
  * ```ts
  * import { withArena } from "./scoped.ts";
- * import { arena } from "../src/arena.ts";
+ * import { arena } from "../src/kernels/arena.ts";
  * Deno.test("allocates", withArena(() => void arena.f32([4])));
  * ```
  * @module
  */
-import { arena } from "../src/arena.ts";
+import { arena } from "../src/kernels/arena.ts";
 
 /** `fn` wrapped so that everything it allocates in the arena is released when it returns or throws. */
 export function withArena(fn: () => void): () => void {

@@ -20,7 +20,7 @@ Deno.test("the bundle is one file that trains from a directory with no kernels/ 
   try {
     const b = await run(
       Deno.execPath(),
-      ["bundle", "--platform", "deno", "-o", `${build}/bnlab.js`, "src/main.ts"],
+      ["bundle", "--platform", "deno", "-o", `${build}/bnlab.js`, "src/cli/main.ts"],
       ROOT,
     );
     assert.equal(b.code, 0, b.stderr);
@@ -41,10 +41,10 @@ const compile = await run(Deno.execPath(), [
   "--allow-read=runs",
   "--allow-write=runs",
   "--include",
-  "src/worker.ts",
+  "src/kernels/worker.ts",
   "-o",
   `${compiled}/bnlab`,
-  "src/main.ts",
+  "src/cli/main.ts",
 ], ROOT);
 const noRuntime = compile.code !== 0 && /denort|dl\.deno\.land|Writing deno compile executable/.test(compile.stderr);
 if (noRuntime) {

@@ -1,10 +1,10 @@
 // Statistics over seeds and sweeps over settings: what runs, what is written,
 // and that the summary's numbers are the CSV's.
 import assert from "node:assert/strict";
-import { parseCsv } from "../src/csv.ts";
-import { quantile, spread, spreadAtEach } from "../src/stats.ts";
-import { configurations, singleGrid } from "../src/sweep.ts";
-import { DEFAULTS } from "../src/train.ts";
+import { parseCsv } from "../src/outputs/csv.ts";
+import { quantile, spread, spreadAtEach } from "../src/experiment/stats.ts";
+import { configurations, singleGrid } from "../src/experiment/sweep.ts";
+import { DEFAULTS } from "../src/net/train.ts";
 import { inTempDir, predict, train } from "./cli.ts";
 
 Deno.test("quantiles interpolate between order statistics as numpy's default does", () => {

@@ -1,13 +1,13 @@
 // Worker threads split the large kernels by disjoint output ranges, so the
 // results must be bit-identical to one thread's.
 import assert from "node:assert/strict";
-import { ADAM_DEFAULTS } from "../src/adam.ts";
-import { arena } from "../src/arena.ts";
-import { type BnVariant, Net } from "../src/model.ts";
-import { Random } from "../src/random.ts";
-import { memory } from "../src/memory.ts";
-import { part, startThreads, stopThreads, ThreadPool, threadPool } from "../src/threads.ts";
-import { DEFAULTS, specFor } from "../src/train.ts";
+import { ADAM_DEFAULTS } from "../src/kernels/adam.ts";
+import { arena } from "../src/kernels/arena.ts";
+import { type BnVariant, Net } from "../src/net/model.ts";
+import { Random } from "../src/net/random.ts";
+import { memory } from "../src/kernels/memory.ts";
+import { part, startThreads, stopThreads, ThreadPool, threadPool } from "../src/kernels/threads.ts";
+import { DEFAULTS, specFor } from "../src/net/train.ts";
 
 /** Three Adam steps of a net big enough for every kernel to be split; returns params and losses. */
 function train(variant: BnVariant): { params: Float32Array; losses: number[] } {

@@ -2,10 +2,10 @@
 // it writes, and what it does with bad flags.
 import assert from "node:assert/strict";
 import { XMLParser, XMLValidator } from "fast-xml-parser";
-import { parseCsv } from "../src/csv.ts";
-import { notebookData } from "../src/data.ts";
-import { BN_VARIANTS, type BnVariant } from "../src/model.ts";
-import { DEFAULTS, trainVariant } from "../src/train.ts";
+import { parseCsv } from "../src/outputs/csv.ts";
+import { notebookData } from "../src/net/dataset.ts";
+import { BN_VARIANTS, type BnVariant } from "../src/net/model.ts";
+import { DEFAULTS, trainVariant } from "../src/net/train.ts";
 import { inTempDir, train } from "./cli.ts";
 
 const median = (v: number[]) => v.slice().sort((a, b) => a - b)[Math.floor(v.length / 2)];

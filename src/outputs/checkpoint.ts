@@ -9,15 +9,15 @@
  * @example
  * ```ts
  * import { decodeModel, encodeModel } from "./checkpoint.ts";
- * import { Net, notebookSpec } from "./model.ts";
+ * import { Net, notebookSpec } from "../net/model.ts";
  * const bytes = encodeModel(new Net(notebookSpec("torch"), 1), { lr: 0.02 });
  * const { net } = decodeModel(bytes, 2); // the same weights, for batches of up to 2 rows
  * ```
  * @module
  */
-import { type Activation, ACTIVATIONS } from "./activations.ts";
-import { arena } from "./arena.ts";
-import { MAX_PAGES, PAGE_BYTES } from "./memory.ts";
+import { type Activation, ACTIVATIONS } from "../kernels/activations.ts";
+import { arena } from "../kernels/arena.ts";
+import { MAX_PAGES, PAGE_BYTES } from "../kernels/memory.ts";
 import {
   BN_VARIANTS,
   type BnVariant,
@@ -28,7 +28,7 @@ import {
   netBytes,
   type NetSpec,
   parameterShapes,
-} from "./model.ts";
+} from "../net/model.ts";
 import { decimalNumber, formatBytes } from "./numbers.ts";
 import {
   decodeSafetensors,

@@ -9,7 +9,7 @@
  * @example
  * ```ts
  * import { LayerRecorder } from "./diagnostics.ts";
- * import { notebookData } from "./data.ts";
+ * import { notebookData } from "./dataset.ts";
  * import { DEFAULTS, trainVariant } from "./train.ts";
  * const recorder = new LayerRecorder(DEFAULTS.layers, DEFAULTS.activation, DEFAULTS.epochs);
  * await trainVariant("none", notebookData(0), DEFAULTS, recorder.hooks());
@@ -17,9 +17,9 @@
  * ```
  * @module
  */
-import type { Activation } from "./activations.ts";
-import { sum_squares } from "./data.ts";
-import type { Tensor } from "./arena.ts";
+import type { Activation } from "../kernels/activations.ts";
+import { sum_squares } from "../kernels/data.ts";
+import type { Tensor } from "../kernels/arena.ts";
 import type { Net } from "./model.ts";
 import type { TrainHooks } from "./train.ts";
 

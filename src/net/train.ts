@@ -5,7 +5,7 @@
  *
  * @example
  * ```ts
- * import { notebookData } from "./data.ts";
+ * import { notebookData } from "./dataset.ts";
  * import { DEFAULTS, trainVariant } from "./train.ts";
  * const data = notebookData(0);
  * const run = await trainVariant("torch", data, DEFAULTS);
@@ -13,10 +13,11 @@
  * ```
  * @module
  */
-import type { Activation } from "./activations.ts";
-import { ADAM_DEFAULTS } from "./adam.ts";
-import { arena } from "./arena.ts";
-import { count_nonfinite, gather_rows, type Samples } from "./data.ts";
+import type { Activation } from "../kernels/activations.ts";
+import { ADAM_DEFAULTS } from "../kernels/adam.ts";
+import { arena } from "../kernels/arena.ts";
+import { count_nonfinite, gather_rows } from "../kernels/data.ts";
+import type { Samples } from "./dataset.ts";
 import { type BnVariant, defaultEps, Net, netBytes, type NetSpec } from "./model.ts";
 import { Random } from "./random.ts";
 

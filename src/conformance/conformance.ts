@@ -16,9 +16,9 @@
  * ```
  * @module
  */
-import { ADAM_DEFAULTS, adam_update, type AdamOptions } from "./adam.ts";
-import { type Activation, activation_backward, activation_forward, ACTIVATIONS } from "./activations.ts";
-import { arena, type Tensor } from "./arena.ts";
+import { ADAM_DEFAULTS, adam_update, type AdamOptions } from "../kernels/adam.ts";
+import { type Activation, activation_backward, activation_forward, ACTIVATIONS } from "../kernels/activations.ts";
+import { arena, type Tensor } from "../kernels/arena.ts";
 import {
   batchnorm_backward,
   batchnorm_eval_backward,
@@ -26,7 +26,7 @@ import {
   batchnorm_forward,
   batchnormSumsLength,
   type BnSemantics,
-} from "./batchnorm.ts";
+} from "../kernels/batchnorm.ts";
 import {
   asExpected,
   asList,
@@ -43,10 +43,9 @@ import {
   type Tolerance,
   tolerance,
 } from "./fixtures.ts";
-import { parseFlags, UsageError } from "./flags.ts";
-import { linear_backward, linear_forward } from "./linear.ts";
-import { mse_backward, mse_forward } from "./loss.ts";
-import { type BnVariant, canonicalName, MAX_LAYERS, MAX_WIDTH, Net, type NetSpec } from "./model.ts";
+import { linear_backward, linear_forward } from "../kernels/linear.ts";
+import { mse_backward, mse_forward } from "../kernels/loss.ts";
+import { type BnVariant, canonicalName, MAX_LAYERS, MAX_WIDTH, Net, type NetSpec } from "../net/model.ts";
 
 /** The README's tolerances: `rtol`, and `atol` as a fraction of the tensor's max |expected|. */
 export const TOL = {
@@ -706,65 +705,3 @@ export function failureLine(r: CaseResult): string {
   const more = ms.length > 1 ? ` (+${ms.length - 1} more)` : "";
   return `FAIL ${r.file} ${r.name}: ${describeMismatch(worst)}${more}`;
 }
-
-const USAGE = `Usage: deno task conformance <fixtures-dir>
-
-Runs bnlab's kernels and network against every PyTorch reference fixture in
-<fixtures-dir> (the schema of ../shared/fixtures/README.md), prints one line per
-failing case, and ends with "N passed, M failed". Exit status 0 only when
-nothing failed, 1 when a case failed, 2 for bad usage.
-
-Options:
-  -v, --verbose   also print one line per passing case
-  -h, --help      show this help`;
-
-async function main(args: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseFlags(
-      args,
-      { verbose: { type: "boolean", short: "v" }, help: { type: "boolean", short: "h" } },
-      true,
-    );
-  } catch (err) {
-    if (!(err instanceof UsageError)) throw err;
-    console.error(`conformance: ${err.message}`);
-    return 2;
-  }
-  if (parsed.values.help) {
-    console.log(USAGE);
-    return 0;
-  }
-  if (parsed.positionals.length !== 1) {
-    console.error("conformance: expected exactly one fixtures directory (see --help)");
-    return 2;
-  }
-  const dir = parsed.positionals[0];
-  try {
-    if (!(await Deno.stat(dir)).isDirectory) throw new Error("not a directory");
-  } catch (err) {
-    console.error(`conformance: ${dir}: ${err instanceof Error ? err.message : String(err)}`);
-    return 2;
-  }
-  let results: CaseResult[];
-  try {
-    results = await runConformance(dir);
-  } catch (err) {
-    console.error(`conformance: ${dir}: ${err instanceof Error ? err.message : String(err)}`);
-    return 1;
-  }
-  let failed = 0;
-  for (const r of results) {
-    if (!r.check.ok) {
-      failed++;
-      console.log(failureLine(r));
-    } else if (parsed.values.verbose) {
-      console.log(`ok   ${r.file} ${r.name} (${r.check.tensors} tensors)`);
-    }
-  }
-  if (results.length === 0) console.error(`conformance: no fixture files (*.json) in ${dir}`);
-  console.log(`${results.length - failed} passed, ${failed} failed`);
-  return failed === 0 && results.length > 0 ? 0 : 1;
-}
-
-if (import.meta.main) Deno.exit(await main(Deno.args));

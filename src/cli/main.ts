@@ -14,18 +14,25 @@
  * @module
  */
 import type { TopLevelSpec } from "vega-lite";
-import { arena } from "./arena.ts";
-import { batchnorm_forward, type BnSemantics } from "./batchnorm.ts";
-import { fitSpec, gradNormsSpec, layerHistogramsSpec, renderSvg, testLossSpec, trainingDataSpec } from "./charts.ts";
-import { encodeModel } from "./checkpoint.ts";
-import { gradNormsCsv, histogramsCsv, lossesCsv, predictionsCsv } from "./csv.ts";
-import { notebookData, type Samples, TEST_SIZE, TRAIN_SIZE } from "./data.ts";
-import { type Diagnostics, LayerRecorder } from "./diagnostics.ts";
-import { writeFileAtomic } from "./files.ts";
-import { formatBytes } from "./numbers.ts";
-import { gemmScratchBytes } from "./matmul.ts";
-import { MAX_PAGES, PAGE_BYTES } from "./memory.ts";
-import { type BnVariant, defaultEps } from "./model.ts";
+import { arena } from "../kernels/arena.ts";
+import { batchnorm_forward, type BnSemantics } from "../kernels/batchnorm.ts";
+import {
+  fitSpec,
+  gradNormsSpec,
+  layerHistogramsSpec,
+  renderSvg,
+  testLossSpec,
+  trainingDataSpec,
+} from "../outputs/charts.ts";
+import { encodeModel } from "../outputs/checkpoint.ts";
+import { gradNormsCsv, histogramsCsv, lossesCsv, predictionsCsv } from "../outputs/csv.ts";
+import { notebookData, type Samples, TEST_SIZE, TRAIN_SIZE } from "../net/dataset.ts";
+import { type Diagnostics, LayerRecorder } from "../net/diagnostics.ts";
+import { writeFileAtomic } from "../outputs/files.ts";
+import { formatBytes } from "../outputs/numbers.ts";
+import { gemmScratchBytes } from "../kernels/matmul.ts";
+import { MAX_PAGES, PAGE_BYTES } from "../kernels/memory.ts";
+import { type BnVariant, defaultEps } from "../net/model.ts";
 import {
   baseConfig,
   defaultThreads,
@@ -36,7 +43,7 @@ import {
   UsageError,
 } from "./options.ts";
 import { StopRequests, type StopSignal } from "./lifeline.ts";
-import { type ReportChart, reportHtml } from "./report.ts";
+import { type ReportChart, reportHtml } from "../outputs/report.ts";
 import {
   bestEpoch,
   formatLoss,
@@ -45,10 +52,10 @@ import {
   summarize,
   summaryRows,
   summaryTable,
-} from "./summary.ts";
-import { type Configuration, configurations, type Group, groups, type SweepKey } from "./sweep.ts";
-import { startThreads, stopThreads } from "./threads.ts";
-import { batchProblem, trainBytes, type TrainConfig, type TrainResult, trainVariant } from "./train.ts";
+} from "../experiment/summary.ts";
+import { type Configuration, configurations, type Group, groups, type SweepKey } from "../experiment/sweep.ts";
+import { startThreads, stopThreads } from "../kernels/threads.ts";
+import { batchProblem, trainBytes, type TrainConfig, type TrainResult, trainVariant } from "../net/train.ts";
 
 /** The notebook's BN sanity check: [[1,2],[3,4],[5,6]] through one training-mode BN with γ = 1, β = 0. */
 export function bnSanityCheck(semantics: BnSemantics, momentum: number): number[][] {
@@ -102,7 +109,7 @@ async function checkOutDir(out: string, force: boolean): Promise<void> {
   if (write.state !== "granted" || read.state !== "granted") {
     throw new UsageError(
       `--out ${out}: this task may write only under runs/; to write elsewhere run ` +
-        `deno run --allow-read=${out} --allow-write=${out} src/main.ts …`,
+        `deno run --allow-read=${out} --allow-write=${out} src/cli/main.ts …`,
     );
   }
   try {

@@ -8,7 +8,7 @@
  * ```ts
  * import { summarize, summaryTable } from "./summary.ts";
  * import { configurations, groups, singleGrid } from "./sweep.ts";
- * import { DEFAULTS } from "./train.ts";
+ * import { DEFAULTS } from "../net/train.ts";
  * const [group] = groups(configurations(singleGrid(DEFAULTS), DEFAULTS), ["none"]);
  * const runs = [{ group, seed: 0, testLoss: [60, 58], trainLoss: [70], millis: 9, stopped: null }];
  * summaryTable(summarize([group], runs)); // ["variant  final test loss  …", "none  58.0000  1  58.0000  9 ms"]
@@ -17,7 +17,7 @@
  */
 import { type Spread, spread, spreadAtEach } from "./stats.ts";
 import type { Group } from "./sweep.ts";
-import type { Stop } from "./train.ts";
+import type { Stop } from "../net/train.ts";
 
 /** What the summary needs of one run. */
 export interface RunOutcome {

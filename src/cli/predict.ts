@@ -11,11 +11,11 @@
  * ```
  * @module
  */
-import { arena } from "./arena.ts";
-import { checkNetFits, decodeModel, MAX_MODEL_HEADER, modelSpec } from "./checkpoint.ts";
+import { arena } from "../kernels/arena.ts";
+import { checkNetFits, decodeModel, MAX_MODEL_HEADER, modelSpec } from "../outputs/checkpoint.ts";
 import { parseFlags, UsageError } from "./flags.ts";
-import { decimalNumber } from "./numbers.ts";
-import { decodeHeader, headerLength, SafetensorsError } from "./safetensors.ts";
+import { decimalNumber } from "../outputs/numbers.ts";
+import { decodeHeader, headerLength, SafetensorsError } from "../outputs/safetensors.ts";
 
 /** The usage text. */
 export const PREDICT_USAGE = `Usage: deno task predict --model FILE --x LIST

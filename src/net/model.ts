@@ -24,13 +24,18 @@
  * ```
  * @module
  */
-import { type Activation, activation_backward, activation_forward } from "./activations.ts";
-import { adam_update, type AdamOptions } from "./adam.ts";
-import { arena, type Tensor } from "./arena.ts";
-import { batchnorm_backward, batchnorm_eval_forward, batchnorm_forward, batchnormSumsLength } from "./batchnorm.ts";
-import type { BnSemantics } from "./batchnorm.ts";
-import { linear_backward, linear_forward } from "./linear.ts";
-import { mse_backward, mse_forward } from "./loss.ts";
+import { type Activation, activation_backward, activation_forward } from "../kernels/activations.ts";
+import { adam_update, type AdamOptions } from "../kernels/adam.ts";
+import { arena, type Tensor } from "../kernels/arena.ts";
+import {
+  batchnorm_backward,
+  batchnorm_eval_forward,
+  batchnorm_forward,
+  batchnormSumsLength,
+} from "../kernels/batchnorm.ts";
+import type { BnSemantics } from "../kernels/batchnorm.ts";
+import { linear_backward, linear_forward } from "../kernels/linear.ts";
+import { mse_backward, mse_forward } from "../kernels/loss.ts";
 import type { Random } from "./random.ts";
 
 /** The three variants of the experiment: which BN (if any) follows each hidden Linear. */

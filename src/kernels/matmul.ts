@@ -14,7 +14,7 @@
  * ```
  * @module
  */
-import * as k from "../kernels/build/matmul.wasm";
+import * as k from "../../kernels/build/matmul.wasm";
 import { arena, type Tensor } from "./arena.ts";
 import { expectScratch, expectShape } from "./shapes.ts";
 

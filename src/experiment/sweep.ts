@@ -7,14 +7,14 @@
  * @example
  * ```ts
  * import { configurations, singleGrid } from "./sweep.ts";
- * import { DEFAULTS } from "./train.ts";
+ * import { DEFAULTS } from "../net/train.ts";
  * const grid = { ...singleGrid(DEFAULTS), lr: [0.01, 0.02] };
  * configurations(grid, DEFAULTS).map((c) => c.label); // ["lr=0.01", "lr=0.02"]
  * ```
  * @module
  */
-import type { BnVariant } from "./model.ts";
-import type { TrainConfig } from "./train.ts";
+import type { BnVariant } from "../net/model.ts";
+import type { TrainConfig } from "../net/train.ts";
 
 /** The settings a sweep may vary, in the order the product nests them (the first varies slowest). */
 export const SWEEP_KEYS = ["lr", "hidden", "layers", "activation", "momentum", "batchSize"] as const;

@@ -27,10 +27,10 @@
  * ```
  * @module
  */
-import * as activations from "../kernels/build/activations.wasm";
-import * as batchnorm from "../kernels/build/batchnorm.wasm";
-import * as linear from "../kernels/build/linear.wasm";
-import * as matmul from "../kernels/build/matmul.wasm";
+import * as activations from "../../kernels/build/activations.wasm";
+import * as batchnorm from "../../kernels/build/batchnorm.wasm";
+import * as linear from "../../kernels/build/linear.wasm";
+import * as matmul from "../../kernels/build/matmul.wasm";
 import { arena } from "./arena.ts";
 import { within } from "./deadline.ts";
 import { memory } from "./memory.ts";

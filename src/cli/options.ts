@@ -11,12 +11,12 @@
  * ```
  * @module
  */
-import { ACTIVATIONS } from "./activations.ts";
+import { ACTIVATIONS } from "../kernels/activations.ts";
 import { parseFlags, UsageError } from "./flags.ts";
-import { BN_VARIANTS, type BnVariant, MAX_LAYERS, MAX_WIDTH } from "./model.ts";
-import { FLAG_NAMES, type Grid, SWEEP_KEYS, type SweepKey } from "./sweep.ts";
-import { decimalNumber } from "./numbers.ts";
-import { DEFAULTS, type TrainConfig } from "./train.ts";
+import { BN_VARIANTS, type BnVariant, MAX_LAYERS, MAX_WIDTH } from "../net/model.ts";
+import { FLAG_NAMES, type Grid, SWEEP_KEYS, type SweepKey } from "../experiment/sweep.ts";
+import { decimalNumber } from "../outputs/numbers.ts";
+import { DEFAULTS, type TrainConfig } from "../net/train.ts";
 
 export { UsageError };
 

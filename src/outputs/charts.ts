@@ -14,9 +14,9 @@
  */
 import * as vega from "vega";
 import { compile, type TopLevelSpec } from "vega-lite";
-import type { Samples } from "./data.ts";
-import type { Diagnostics } from "./diagnostics.ts";
-import { spreadAtEach } from "./stats.ts";
+import type { Samples } from "../net/dataset.ts";
+import type { Diagnostics } from "../net/diagnostics.ts";
+import { spreadAtEach } from "../experiment/stats.ts";
 
 const SCHEMA = "https://vega.github.io/schema/vega-lite/v6.json";
 

@@ -10,7 +10,7 @@
  * ```
  * @module
  */
-import type { Diagnostics } from "./diagnostics.ts";
+import type { Diagnostics } from "../net/diagnostics.ts";
 
 /** What names a run in the CSV files: its variant, the swept settings' values and its seed. */
 export interface RunKey {

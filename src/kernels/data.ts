@@ -1,0 +1,45 @@
+/**
+ * Typed wrappers of `kernels/data.ts`: `gather_rows`, which assembles a
+ * shuffled mini-batch inside the shared memory, and the whole-tensor scans
+ * the training loop and the diagnostics use (non-finite count, sum of squares).
+ *
+ * @example
+ * ```ts
+ * import { arena } from "./arena.ts";
+ * import { gather_rows } from "./data.ts";
+ * const src = arena.f32([3, 1]).set([10, 20, 30]);
+ * const index = arena.u32([3]).set([2, 0, 1]);
+ * const dst = arena.f32([2, 1]);
+ * gather_rows(dst, src, index, 0); // dst = [30, 10]
+ * ```
+ * @module
+ */
+import * as k from "../../kernels/build/data.wasm";
+import type { Tensor } from "./arena.ts";
+
+/**
+ * dst[r, :] = src[index[from + r], :] for every row r of `dst`: a mini-batch
+ * gathered in wasm, with no per-element JavaScript.
+ */
+export function gather_rows(dst: Tensor, src: Tensor, index: Tensor, from: number): void {
+  const [n, cols] = dst.shape;
+  if (src.shape[1] !== cols || src.dtype !== "f32" || dst.dtype !== "f32") {
+    throw new RangeError(`gather_rows: rows of ${cols} f32 expected, got [${src.shape}] ${src.dtype}`);
+  }
+  if (index.dtype !== "u32" || from < 0 || from + n > index.size) {
+    throw new RangeError(`gather_rows: rows ${from}..${from + n} of a ${index.size}-entry ${index.dtype} index`);
+  }
+  k.gather_rows(dst.ptr, src.ptr, index.ptr, from, n, cols);
+}
+
+/** How many elements of the f32 tensor `t` are NaN or ±∞. */
+export function count_nonfinite(t: Tensor): number {
+  if (t.dtype !== "f32") throw new TypeError(`count_nonfinite: expected f32, got ${t.dtype}`);
+  return k.count_nonfinite(t.ptr, t.size);
+}
+
+/** Σ t² over the f32 tensor `t`, summed in f64: the squared L2 norm. */
+export function sum_squares(t: Tensor): number {
+  if (t.dtype !== "f32") throw new TypeError(`sum_squares: expected f32, got ${t.dtype}`);
+  return k.sum_squares(t.ptr, t.size);
+}
