@@ -16,38 +16,19 @@ import { parseFlags, UsageError } from "./flags.ts";
 import { BN_VARIANTS, type BnVariant, MAX_LAYERS, MAX_WIDTH } from "../net/model.ts";
 import { FLAG_NAMES, type Grid, SWEEP_KEYS, type SweepKey } from "../experiment/sweep.ts";
 import { decimalNumber } from "../outputs/numbers.ts";
+import { type ExperimentRequest, MAX_DIAGNOSED_GROUPS } from "../experiment/plan.ts";
 import { DEFAULTS, type TrainConfig } from "../net/train.ts";
 
 export { UsageError };
 
-/** Everything `deno task train` is told. */
-export interface TrainOptions {
-  /** BN variants to train, in order. */
-  variants: BnVariant[];
-  /** The values of each sweepable setting (one value each without a sweep). */
-  grid: Grid;
-  /** Training epochs. */
-  epochs: number;
-  /** Drop each epoch's last, smaller batch. */
-  dropLast: boolean;
-  /** The first seed. */
-  seed: number;
-  /** How many seeds, from `seed` on. */
-  seeds: number;
-  /** Refuse a sweep of more runs than this. */
-  maxRuns: number;
-  /** Per-layer histograms and gradient norms; null: on unless the sweep has more than {@link MAX_DIAGNOSED_GROUPS} groups. */
-  diagnostics: boolean | null;
+/** Everything `deno task train` is told: the experiment, and where and how to report it. */
+export interface TrainOptions extends ExperimentRequest {
   /** Output directory; null means `runs/<timestamp>`. */
   out: string | null;
   /** Log scale for the test-loss chart. */
   logY: boolean;
-  /** Write into an existing non-empty output directory. */
+  /** Replace what an earlier bnlab run wrote into `out`. */
   force: boolean;
-  /** Threads for the large kernels; null chooses by model size (see {@link defaultThreads}). */
-  threads: number | null;
-  /** Refuse a configuration that needs more bytes than this; null: half of the RAM. */
-  maxMemory: number | null;
   /** No progress line. */
   quiet: boolean;
   /** Print the summary as one JSON object on stdout, and nothing else there. */
@@ -55,9 +36,6 @@ export interface TrainOptions {
   /** Show the usage text and exit. */
   help: boolean;
 }
-
-/** Sweeps of more groups than this draw no per-layer diagnostics unless asked (the small multiples would be unreadable). */
-export const MAX_DIAGNOSED_GROUPS = 8;
 
 /** The usage text. */
 export const USAGE = `Usage: deno task train [flags]
@@ -88,9 +66,11 @@ over the product of all lists, e.g. --lr 0.01,0.02 --hidden 10,32 is 4 configura
   --no-diagnostics    skip the per-layer histograms and gradient norms
                       (on by default, for the first seed of each group, up to ${MAX_DIAGNOSED_GROUPS} groups)
   --diagnostics       draw them for a larger sweep too
-  --threads N         threads for the large kernels, 1…64     (2 from width 128 on, else 1)
+  --threads N         threads per run for the large kernels, 1…64  (2 from width 128 on, else 1)
+  --jobs N            runs trained at once, each in its own worker, 1…64
+                      (the cores ÷ threads, within --max-memory; 1 for a short experiment)
   --out DIR           output directory                        (runs/<timestamp>)
-  --force             write into an existing, non-empty --out
+  --force             replace what an earlier bnlab run wrote into --out (other files stay)
   --log-y             log scale for the test-loss chart
   --max-memory SIZE   refuse a configuration that needs more memory, e.g. 512M, 2G  (half of RAM)
   --quiet             no progress line on stderr (there is none without a terminal)
@@ -182,6 +162,7 @@ export function parseOptions(args: string[]): TrainOptions {
     force: { type: "boolean" },
     "log-y": { type: "boolean" },
     threads: { type: "string" },
+    jobs: { type: "string" },
     quiet: { type: "boolean" },
     "max-memory": { type: "string" },
     json: { type: "boolean" },
@@ -215,26 +196,11 @@ export function parseOptions(args: string[]): TrainOptions {
     out: v.out ?? null,
     force: v.force ?? false,
     threads: v.threads === undefined ? null : wholeNumber("threads", v.threads, 1, 64),
+    jobs: v.jobs === undefined ? null : wholeNumber("jobs", v.jobs, 1, 64),
     maxMemory: v["max-memory"] === undefined ? null : byteSize("max-memory", v["max-memory"]),
     quiet: v.quiet ?? false,
     json: v.json ?? false,
     logY: v["log-y"] ?? false,
     help: v.help ?? false,
   };
-}
-
-/** The training settings of the grid's first point and the first seed. */
-export function baseConfig(opts: TrainOptions): TrainConfig {
-  const first = Object.fromEntries(SWEEP_KEYS.map((k) => [k, opts.grid[k][0]]));
-  return { ...DEFAULTS, ...first, epochs: opts.epochs, dropLast: opts.dropLast, seed: opts.seed } as TrainConfig;
-}
-
-/**
- * The thread count that pays for a network of width `hidden`: below 128
- * units a step's kernels are too small to be worth waking a worker (the pool
- * would leave them on one thread anyway), from 128 on two threads train about
- * 1.7× faster (bench:train) where the machine has two cores.
- */
-export function defaultThreads(hidden: number): number {
-  return hidden >= 128 ? Math.min(2, navigator.hardwareConcurrency) : 1;
 }

@@ -15,6 +15,9 @@
  * ```
  * @module
  */
+import type { Plan } from "./plan.ts";
+import type { RunResult } from "./run.ts";
+import { planSettings } from "./settings.ts";
 import { type Spread, spread, spreadAtEach } from "./stats.ts";
 import type { Group } from "./sweep.ts";
 import type { Stop } from "../net/train.ts";
@@ -142,4 +145,42 @@ export function groupsJson(summaries: readonly GroupSummary[]): object[] {
     median_test_loss: s.medianCurve,
     training_ms: s.millis,
   }));
+}
+
+/**
+ * The experiment as one JSON object (`--json`): the output directory, the
+ * plan's settings by key, each group's summary and each run's result.
+ */
+export function experimentJson(
+  out: string,
+  plan: Plan,
+  results: readonly RunResult[],
+  summaries: GroupSummary[],
+): string {
+  const config = Object.fromEntries(planSettings(plan).map((s) => [s.key, s.value]));
+  return JSON.stringify({
+    out,
+    config,
+    groups: groupsJson(summaries),
+    results: results.map((r) => {
+      const best = bestEpoch(r.testLoss);
+      return {
+        variant: r.variant,
+        swept: Object.fromEntries(r.run.group.configuration.swept),
+        seed: r.run.seed,
+        final_test_loss: r.stopped ? null : r.testLoss.at(-1),
+        best_epoch: best >= 0 ? best : null,
+        best_test_loss: best >= 0 ? r.testLoss[best] : null,
+        training_ms: r.millis,
+        test_loss: r.testLoss,
+        train_loss: r.trainLoss,
+        stopped: r.stopped,
+      };
+    }),
+  });
+}
+
+/** The summary's view of run results: each with its group and seed. */
+export function outcomes(results: readonly RunResult[]): RunOutcome[] {
+  return results.map((r) => ({ ...r, group: r.run.group, seed: r.run.seed }));
 }

@@ -196,6 +196,20 @@ interface Activations {
   dpred: Tensor;
 }
 
+/**
+ * A network as plain data: its description, the Adam steps taken, and every
+ * parameter and running statistic under its state_dict name. It is what a
+ * model file holds, and what a worker sends back (structured-cloneable).
+ */
+export interface NetSnapshot {
+  /** The architecture. */
+  spec: NetSpec;
+  /** Adam steps taken. */
+  step: number;
+  /** Each tensor of the state_dict, in state_dict order: name, shape, values (copied). */
+  state: { name: string; shape: number[]; values: Float32Array }[];
+}
+
 /** A network with its parameters, gradients, optimizer state and activation buffers. */
 export class Net {
   /** The architecture. */
@@ -377,6 +391,12 @@ export class Net {
   /** Parameters then buffers, under PyTorch's state_dict names. */
   stateDict(): Map<string, Tensor> {
     return new Map([...this.#params, ...this.#buffers]);
+  }
+
+  /** A copy of the trained state as plain data (see {@link NetSnapshot}). */
+  snapshot(): NetSnapshot {
+    const state = [...this.stateDict()].map(([name, t]) => ({ name, shape: [...t.shape], values: t.f32.slice() }));
+    return { spec: { ...this.spec }, step: this.step, state };
   }
 
   /** The input rows of a batch of `n`: write x here before {@link Net.forward}. */

@@ -144,21 +144,31 @@ export function batchSizes(n: number, batchSize: number, dropLast: boolean): num
   return sizes;
 }
 
+/** Why a batch setting cannot train a BN variant: what the command line words with its flag names. */
+export type BatchProblem =
+  /** `dropLast` leaves no batch at all. */
+  | { kind: "no-batch"; samples: number; batchSize: number }
+  /** Some batch (every one, when `batchSize` is 1) has one row, which BN cannot normalise. */
+  | { kind: "one-row"; samples: number; batchSize: number };
+
 /**
  * Why `config` cannot train a BN variant on `n` samples, or null: BN in
  * training mode needs at least two rows per batch.
  */
-export function batchProblem(n: number, config: TrainConfig): string | null {
+export function batchProblem(n: number, config: TrainConfig): BatchProblem | null {
   const sizes = batchSizes(n, config.batchSize, config.dropLast);
-  if (sizes.length === 0) {
-    return `--batch-size ${config.batchSize} with --drop-last leaves no batch of the ${n} training samples`;
-  }
-  if (sizes.includes(1)) {
-    const last = config.batchSize === 1 ? "every batch has" : `the last batch of the ${n} training samples has`;
-    return `BN needs at least 2 rows per batch in training, but with --batch-size ${config.batchSize} ${last} 1 row;` +
-      " use --drop-last or another --batch-size";
-  }
+  if (sizes.length === 0) return { kind: "no-batch", samples: n, batchSize: config.batchSize };
+  if (sizes.includes(1)) return { kind: "one-row", samples: n, batchSize: config.batchSize };
   return null;
+}
+
+/** A {@link BatchProblem} in words, without naming any command-line flag. */
+export function describeBatchProblem(p: BatchProblem): string {
+  if (p.kind === "no-batch") {
+    return `batches of ${p.batchSize}, the last one dropped, leave no batch of ${p.samples} samples`;
+  }
+  const which = p.batchSize === 1 ? "every batch has" : `the last batch of the ${p.samples} training samples has`;
+  return `BN needs at least 2 rows per batch in training, but with batches of ${p.batchSize} ${which} 1 row`;
 }
 
 /**
@@ -180,7 +190,7 @@ export async function trainVariant(
   const { train, test } = data;
   if (variant !== "none") {
     const problem = batchProblem(train.x.length, config);
-    if (problem) throw new RangeError(problem);
+    if (problem) throw new RangeError(describeBatchProblem(problem));
   }
   const mark = arena.mark();
   try {

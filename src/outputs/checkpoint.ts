@@ -26,6 +26,7 @@ import {
   MAX_WIDTH,
   Net,
   netBytes,
+  type NetSnapshot,
   type NetSpec,
   parameterShapes,
 } from "../net/model.ts";
@@ -48,9 +49,10 @@ export const MODEL_FORMAT = "bnlab-notebook-net/1";
  * training steps taken and `config` (each value as a string, as the format
  * requires).
  */
-export function encodeModel(net: Net, config: Record<string, string | number | boolean>): Uint8Array {
+export function encodeModel(model: Net | NetSnapshot, config: Record<string, string | number | boolean>): Uint8Array {
+  const net = model instanceof Net ? model.snapshot() : model;
   const { spec } = net;
-  const state = net.stateDict();
+  const state = new Map(net.state.map((t) => [t.name, t]));
   const tensors: SafeTensor[] = [];
   for (const [name] of stateDictOrder(spec)) {
     if (name.endsWith(".num_batches_tracked")) {
@@ -58,7 +60,7 @@ export function encodeModel(net: Net, config: Record<string, string | number | b
       tensors.push({ name, shape: [], data: new BigInt64Array([BigInt(net.step)]) });
     } else {
       const t = state.get(name)!;
-      tensors.push({ name, shape: t.shape, data: t.f32 });
+      tensors.push({ name, shape: t.shape, data: t.values });
     }
   }
   const metadata: Record<string, string> = {

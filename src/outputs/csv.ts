@@ -4,9 +4,10 @@
  *
  * @example
  * ```ts
- * import { lossesCsv } from "./csv.ts";
- * lossesCsv([{ variant: "none", seed: 0, testLoss: [60, 58], trainLoss: [70] }]);
- * // "variant,seed,epoch,test_loss,train_loss\nnone,0,0,60,70\nnone,0,1,58,\n"
+ * import { lossesHeader, lossRow } from "./csv.ts";
+ * const run = { variant: "none", seed: 0 };
+ * [lossesHeader(run), lossRow(run, 0, 60, 70), lossRow(run, 1, 58)].join("\n");
+ * // "variant,seed,epoch,test_loss,train_loss\nnone,0,0,60,70\nnone,0,1,58,"
  * ```
  * @module
  */
@@ -22,14 +23,6 @@ export interface RunKey {
   seed: number;
 }
 
-/** The losses of one run, as {@link lossesCsv} needs them. */
-export interface LossHistory extends RunKey {
-  /** `epochs + 1` values: the start of each epoch, then the final one. */
-  testLoss: readonly number[];
-  /** `epochs` values. */
-  trainLoss: readonly number[];
-}
-
 /** The leading header cells that name a run: variant, each swept flag (as a column name), seed. */
 function keyHeader(first: RunKey | undefined): string[] {
   return ["variant", ...(first?.swept ?? []).map(([flag]) => flag.replace(/-/g, "_")), "seed"];
@@ -40,18 +33,19 @@ function keyCells(r: RunKey): (string | number)[] {
 }
 
 /**
- * `losses.csv`: one row per run and epoch 0…E−1 with the test loss at the
- * epoch's start and the epoch's mean training loss, then a row for epoch E with
- * the final test loss and an empty train_loss. Swept settings get a column
- * each, between variant and seed.
+ * `losses.csv`'s header: the cells that name a run (variant, a column per
+ * swept flag, seed), then epoch, test_loss, train_loss. Its rows
+ * ({@link lossRow}): per run, epochs 0…E−1 with the test loss at the epoch's
+ * start and the epoch's mean training loss, then epoch E with the final test
+ * loss and an empty train_loss.
  */
-export function lossesCsv(runs: readonly LossHistory[]): string {
-  const rows = [[...keyHeader(runs[0]), "epoch", "test_loss", "train_loss"].join(",")];
-  for (const r of runs) {
-    const key = keyCells(r);
-    r.testLoss.forEach((t, epoch) => rows.push([...key, epoch, t, r.trainLoss[epoch] ?? ""].join(",")));
-  }
-  return rows.join("\n") + "\n";
+export function lossesHeader(first: RunKey): string {
+  return [...keyHeader(first), "epoch", "test_loss", "train_loss"].join(",");
+}
+
+/** One row of `losses.csv` (see {@link lossesHeader}); no train loss for the final row. */
+export function lossRow(run: RunKey, epoch: number, testLoss: number, trainLoss?: number): string {
+  return [...keyCells(run), epoch, testLoss, trainLoss ?? ""].join(",");
 }
 
 /** A run's per-layer diagnostics, as the two diagnostics CSVs need them. */

@@ -1,0 +1,78 @@
+/**
+ * What the train command prints while it works: the plan's first lines (the
+ * run count, the BN sanity check, the training settings), a progress line
+ * redrawn in place on a terminal's stderr, and a line per finished run.
+ *
+ * @example
+ * ```ts
+ * import { announce } from "./terminal.ts";
+ * announce(plan, console.log); // "3 runs (1 configuration × 1 seed × 3 variants)", …
+ * ```
+ * @module
+ */
+import type { Plan } from "../experiment/plan.ts";
+import type { ExperimentProgress, RunResult } from "../experiment/run.ts";
+import { formatLoss } from "../experiment/summary.ts";
+import type { SweepKey } from "../experiment/sweep.ts";
+import { defaultEps } from "../net/model.ts";
+import { bnSanityCheck } from "../net/sanity.ts";
+import { MAX_DIAGNOSED_GROUPS } from "../experiment/plan.ts";
+import { runCount } from "./messages.ts";
+
+/** Prints the plan's first lines through `say`. */
+export function announce(plan: Plan, say: (line?: string) => void): void {
+  const { request: r } = plan;
+  say(runCount(plan.runs.length, plan.configurations.length, plan.seeds.length, r.variants.length));
+  if (plan.diagnosticsSkipped) {
+    say(
+      `(no per-layer diagnostics for ${plan.groups.length} groups, more than ${MAX_DIAGNOSED_GROUPS}: add --diagnostics)`,
+    );
+  }
+  say("BN sanity check: x = [[1, 2], [3, 4], [5, 6]], training mode, γ = 1, β = 0");
+  for (const semantics of ["mybn", "torch"] as const) {
+    const rows = bnSanityCheck(semantics, r.grid.momentum[0]).map((row) =>
+      `[${row.map((v) => v.toFixed(4)).join(", ")}]`
+    );
+    say(`  ${semantics.padEnd(5)} (eps ${defaultEps(semantics).toExponential(0)}): [${rows.join(", ")}]`);
+  }
+  const list = (key: SweepKey) => r.grid[key].join(",");
+  say(
+    `\nTraining ${r.variants.join(", ")}: ${r.epochs} epochs, batch ${list("batchSize")}, lr ${list("lr")}, ` +
+      `${list("layers")}×${list("hidden")} ${list("activation")}, momentum ${list("momentum")}, ` +
+      (plan.seeds.length > 1 ? `seeds ${plan.seeds[0]}–${plan.seeds.at(-1)}` : `seed ${plan.seeds[0]}`) +
+      (plan.threads > 1 ? `, ${plan.threads} threads` : "") +
+      (plan.jobs > 1 ? `, ${plan.jobs} runs at once` : ""),
+  );
+}
+
+/** A run's line: its label (padded to `width`) and its test loss per epoch. */
+export function runLine(result: RunResult, width: number, seeds: number): string {
+  const { run } = result;
+  return `  ${run.group.label.padEnd(width)}${seeds > 1 ? ` seed ${run.seed}` : ""} test loss per epoch: ` +
+    result.testLoss.map(formatLoss).join(" ");
+}
+
+/** The progress line's text: runs done of all, and where the latest report came from. */
+export function progressText(p: ExperimentProgress): string {
+  const where = `epoch ${p.epoch + 1}/${p.run.config.epochs}, step ${p.step}/${p.steps}`;
+  const how = `test loss ${formatLoss(p.testLoss)}, ${p.stepsPerSecond.toFixed(0)} steps/s`;
+  return `run ${p.done + 1}/${p.total}, ${p.run.label}: ${where}, ${how}`;
+}
+
+/** The stderr progress line of a terminal: redrawn in place; nothing without a terminal or with --quiet. */
+export class Progress {
+  readonly #enabled: boolean;
+  #shown = false;
+  constructor(enabled: boolean) {
+    this.#enabled = enabled && Deno.stderr.isTerminal();
+  }
+  show(text: string): void {
+    if (!this.#enabled) return;
+    Deno.stderr.writeSync(new TextEncoder().encode(`\r\x1b[2K${text}`));
+    this.#shown = true;
+  }
+  clear(): void {
+    if (this.#shown) Deno.stderr.writeSync(new TextEncoder().encode("\r\x1b[2K"));
+    this.#shown = false;
+  }
+}

@@ -1,0 +1,125 @@
+/**
+ * The files of a finished experiment, written once into its {@link OutDir}:
+ * `predictions.csv`, the diagnostics CSVs, each chart as SVG and vega-lite
+ * spec, and `index.html`. (`losses.csv` and the model files are written while
+ * the runs go: {@link LossesWriter}, {@link writeModel}.) The fitted curves
+ * and diagnostics are the first seed's, of the groups that completed it.
+ *
+ * @example
+ * ```ts
+ * import { writeOutputs } from "./write.ts";
+ * const written = await writeOutputs(dir, plan, results, summaries, () => null);
+ * written.files; // ["losses.csv", "predictions.csv", …, "index.html"]
+ * ```
+ * @module
+ */
+import type { TopLevelSpec } from "vega-lite";
+import type { Plan, PlannedRun } from "../experiment/plan.ts";
+import type { RunResult } from "../experiment/run.ts";
+import { planSettings, runSettings, settingText } from "../experiment/settings.ts";
+import { type GroupSummary, summaryRows } from "../experiment/summary.ts";
+import type { Group } from "../experiment/sweep.ts";
+import { notebookData } from "../net/dataset.ts";
+import type { NetSnapshot } from "../net/model.ts";
+import { fitSpec, gradNormsSpec, layerHistogramsSpec, renderSvg, testLossSpec, trainingDataSpec } from "./charts.ts";
+import { encodeModel } from "./checkpoint.ts";
+import { gradNormsCsv, histogramsCsv, predictionsCsv } from "./csv.ts";
+import { runKey } from "./losses.ts";
+import type { OutDir } from "./outdir.ts";
+import { type ReportChart, reportHtml } from "./report.ts";
+
+/** `model-torch.safetensors`, or `model-torch-lr=0.01-hidden=64.safetensors` in a sweep. */
+export function modelFileName(group: Group): string {
+  return `model-${[group.variant, ...group.configuration.swept.map(([f, v]) => `${f}=${v}`)].join("-")}.safetensors`;
+}
+
+/** Writes a run's kept model as its group's model file; returns the file's name. */
+export async function writeModel(dir: OutDir, run: PlannedRun, model: NetSnapshot): Promise<string> {
+  const name = modelFileName(run.group);
+  await dir.writeFile(
+    name,
+    encodeModel(model, Object.fromEntries([...runSettings(run.config), ["group", run.group.label]])),
+  );
+  return name;
+}
+
+/** What {@link writeOutputs} wrote, and what a stop kept it from writing. */
+export interface Written {
+  /** The run's files, in the order the report lists them. */
+  files: string[];
+  /** Files not written because of a stop. */
+  missing: string[];
+  /** The stop that cut the writing short, or null. */
+  stoppedBy: string | null;
+}
+
+/** The report's configuration table, from the plan's one description of its settings. */
+function reportConfiguration(plan: Plan): [string, string][] {
+  const seeds = plan.seeds.length > 1 ? `${plan.seeds[0]} … ${plan.seeds.at(-1)}` : String(plan.seeds[0]);
+  const rows = planSettings(plan).filter((s) => s.key !== "seeds")
+    .map((s): [string, string] => s.key === "seed" ? ["seeds", seeds] : [s.label, settingText(s.value)]);
+  return [...rows, ["written", new Date().toISOString()]];
+}
+
+/** A vega-lite spec's title text. */
+function chartTitle(spec: TopLevelSpec): string {
+  const t = (spec as { title?: string | { text: string } }).title;
+  return typeof t === "string" ? t : t?.text ?? "";
+}
+
+/**
+ * Writes everything but losses.csv and the model files (`models`, already
+ * written): predictions, diagnostics CSVs, each chart as SVG and spec, then
+ * index.html. When `stopRequested` answers, it writes no further file and
+ * says which were and were not written.
+ */
+export async function writeOutputs(
+  dir: OutDir,
+  plan: Plan,
+  results: readonly RunResult[],
+  summaries: readonly GroupSummary[],
+  models: readonly string[],
+  options: { logY: boolean },
+  stopRequested: () => string | null,
+): Promise<Written> {
+  const firstData = notebookData(plan.seeds[0], plan.trainSize, plan.testSize);
+  const firstRuns = results.filter((r) => r.run.seed === plan.seeds[0]);
+  const fitted = firstRuns.filter((r) => r.stopped === null)
+    .map((r) => ({ label: r.run.group.label, predictions: r.predictions }));
+  const diagnosed = firstRuns.filter((r) => r.diagnostics !== null)
+    .map((r) => ({ ...runKey(r.run), label: r.run.group.label, diagnostics: r.diagnostics! }));
+  const files: [string, string][] = [["predictions.csv", predictionsCsv(firstData.test.x, firstData.test.y, fitted)]];
+  const charts: [string, TopLevelSpec][] = [
+    ["training-data", trainingDataSpec(firstData.train, firstData.test)],
+    ["test-loss", testLossSpec(summaries.map((s) => ({ label: s.group.label, runs: s.runs })), options.logY)],
+    ["fit", fitSpec(firstData.test, fitted)],
+  ];
+  if (diagnosed.length > 0) {
+    files.push(["histograms.csv", histogramsCsv(diagnosed)], ["grad-norms.csv", gradNormsCsv(diagnosed)]);
+    charts.push(["layer-histograms", layerHistogramsSpec(diagnosed)], ["grad-norms", gradNormsSpec(diagnosed)]);
+  }
+  const pending = [...files.map(([n]) => n), ...charts.flatMap(([n]) => [`${n}.svg`, `${n}.vl.json`]), "index.html"];
+  const written = ["losses.csv", ...models];
+  const stopped = (): Written => ({ files: written, missing: pending, stoppedBy: stopRequested() });
+  const rendered: ReportChart[] = [];
+  for (const [name, spec] of charts) {
+    if (stopRequested()) return stopped();
+    const svg = await renderSvg(spec);
+    rendered.push({ name, title: chartTitle(spec), svg });
+    files.push([`${name}.svg`, svg], [`${name}.vl.json`, JSON.stringify(spec, null, 1) + "\n"]);
+  }
+  const listed = ["losses.csv", ...files.map(([n]) => n), ...models];
+  const title = `bnlab: ${plan.request.variants.join(", ")} on y = x² + N(0, 1)`;
+  const configuration = reportConfiguration(plan);
+  files.push([
+    "index.html",
+    reportHtml({ title, configuration, summary: summaryRows(summaries), charts: rendered, files: listed }),
+  ]);
+  for (const [name, text] of files) {
+    if (stopRequested()) return stopped();
+    await dir.writeFile(name, text);
+    written.push(name);
+    pending.splice(pending.indexOf(name), 1);
+  }
+  return { files: [...listed, "index.html"], missing: [], stoppedBy: null };
+}
