@@ -15,7 +15,7 @@ import { runExperiment, type RunResult } from "../experiment/run.ts";
 import { experimentJson, outcomes, summarize, summaryTable } from "../experiment/summary.ts";
 import { LossesWriter } from "../outputs/losses.ts";
 import { OutDir, OutDirError } from "../outputs/outdir.ts";
-import { writeModel, writeOutputs } from "../outputs/write.ts";
+import { modelFileName, plannedFiles, writeModel, writeOutputs } from "../outputs/write.ts";
 import { StopRequests } from "./lifeline.ts";
 import { outDirMessage, planMessage } from "./messages.ts";
 import { parseOptions, type TrainOptions, USAGE, UsageError } from "./options.ts";
@@ -74,9 +74,8 @@ async function runAndWrite(p: Plan, dir: OutDir, opts: TrainOptions): Promise<nu
   const progress = new Progress(!opts.quiet);
   const width = Math.max(...p.groups.map((g) => g.label.length));
   try {
-    await dir.record("losses.csv");
+    for (const name of plannedFiles(p)) await dir.record(name);
     const losses = await LossesWriter.create(`${dir.path}/losses.csv`, p.runs);
-    const models: string[] = [];
     let results: RunResult[];
     try {
       results = await runExperiment(p, {
@@ -87,7 +86,7 @@ async function runAndWrite(p: Plan, dir: OutDir, opts: TrainOptions): Promise<nu
         onRunDone: async (r) => {
           progress.clear();
           losses.finish(r.run, r);
-          if (r.model) models.push(await writeModel(dir, r.run, r.model));
+          if (r.model) await writeModel(dir, r.run, r.model);
           say(runLine(r, width, p.seeds.length));
           if (r.stopped?.reason === "diverged") {
             const { epoch, step, detail } = r.stopped;
@@ -108,10 +107,10 @@ async function runAndWrite(p: Plan, dir: OutDir, opts: TrainOptions): Promise<nu
       stopNote();
       const first = interrupted[0], signal = stops.signal ?? "SIGTERM";
       const where = first
-        ? `${first.run.group.label}, epoch ${first.stopped!.epoch}, step ${first.stopped!.step}`
+        ? `${first.run.label}, epoch ${first.stopped!.epoch}, step ${first.stopped!.step}`
         : "training";
       const others = interrupted.length > 1 ? ` (and ${interrupted.length - 1} more runs)` : "";
-      const kept = first ? ` (${first.trainLoss.length} of ${first.run.group.label})` : "";
+      const kept = first ? ` (${first.trainLoss.length} of ${first.run.label})` : "";
       console.error(
         `train: ${signal} during ${where}${others}; ${dir.path}/losses.csv keeps every completed epoch${kept}; ` +
           "no predictions or charts",
@@ -122,6 +121,8 @@ async function runAndWrite(p: Plan, dir: OutDir, opts: TrainOptions): Promise<nu
     const summaries = summarize(p.groups, outcomes(results));
     say("");
     for (const line of summaryTable(summaries)) say(line);
+    // Listed in plan order, whatever order parallel runs finished in.
+    const models = results.filter((r) => r.model).map((r) => modelFileName(r.run.group));
     const written = await writeOutputs(dir, p, results, summaries, models, { logY: opts.logY }, () => stops.signal);
     if (written.stoppedBy) {
       stopNote();

@@ -84,10 +84,11 @@ export function bestEpoch(curve: readonly number[]): number {
 /**
  * The summary as a header row and one row per group: the variant, each swept
  * setting, the final test loss (with several seeds: median [min–max], and how
- * many runs stopped), the best epoch and loss of the (median) curve, and the
- * training time.
+ * many runs stopped), the best epoch and loss of the (median) curve, and,
+ * unless `timing` is off (for a file that must be the same bytes on every
+ * run), the training time.
  */
-export function summaryRows(summaries: readonly GroupSummary[]): string[][] {
+export function summaryRows(summaries: readonly GroupSummary[], timing = true): string[][] {
   const seeds = Math.max(1, ...summaries.map((s) => s.runs.length));
   const swept = summaries[0]?.group.configuration.swept.map(([flag]) => flag) ?? [];
   const header = [
@@ -96,7 +97,7 @@ export function summaryRows(summaries: readonly GroupSummary[]): string[][] {
     seeds > 1 ? `final test loss, median [min–max] of ${seeds} seeds` : "final test loss",
     seeds > 1 ? "best epoch (median)" : "best epoch",
     seeds > 1 ? "best test loss (median)" : "best test loss",
-    "training time",
+    ...(timing ? ["training time"] : []),
   ];
   const rows = summaries.map((s) => {
     let final: string;
@@ -117,7 +118,7 @@ export function summaryRows(summaries: readonly GroupSummary[]): string[][] {
       final,
       best >= 0 ? String(best) : "–",
       best >= 0 ? formatLoss(s.medianCurve[best]) : "–",
-      `${s.millis.toFixed(0)} ms`,
+      ...(timing ? [`${s.millis.toFixed(0)} ms`] : []),
     ];
   });
   return [header, ...rows];

@@ -73,6 +73,11 @@ export class LossesWriter {
     if (lines.length > 0) this.#write(lines);
   }
 
+  /** Resolves when every row asked for so far that may be written is on disk. */
+  flushed(): Promise<void> {
+    return this.#writes;
+  }
+
   /**
    * Waits for every write, then writes what still waits (runs after one that
    * never finished: an interrupted plan), in plan order, and closes the file.

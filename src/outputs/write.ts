@@ -43,6 +43,20 @@ export async function writeModel(dir: OutDir, run: PlannedRun, model: NetSnapsho
   return name;
 }
 
+/** The charts of a run, in the order the report shows them; the last two only with diagnostics. */
+const CHARTS = ["training-data", "test-loss", "fit", "layer-histograms", "grad-norms"] as const;
+
+/**
+ * Every file `plan` may write, in a fixed order: listed in the directory's
+ * manifest before the runs start, so that the manifest is the same bytes
+ * whatever order parallel runs finish in, and a crash leaves no unlisted file.
+ */
+export function plannedFiles(plan: Plan): string[] {
+  const models = plan.groups.map(modelFileName);
+  const charts = CHARTS.flatMap((c) => [`${c}.svg`, `${c}.vl.json`]);
+  return ["losses.csv", "predictions.csv", "histograms.csv", "grad-norms.csv", ...charts, ...models, "index.html"];
+}
+
 /** What {@link writeOutputs} wrote, and what a stop kept it from writing. */
 export interface Written {
   /** The run's files, in the order the report lists them. */
@@ -53,12 +67,16 @@ export interface Written {
   stoppedBy: string | null;
 }
 
-/** The report's configuration table, from the plan's one description of its settings. */
+/**
+ * The report's configuration table, from the plan's one description of its
+ * settings. It leaves out the runs at once, which change nothing in the
+ * results, so that the page is the same bytes whatever `--jobs` is (the
+ * summary leaves out the training times for the same reason).
+ */
 function reportConfiguration(plan: Plan): [string, string][] {
   const seeds = plan.seeds.length > 1 ? `${plan.seeds[0]} … ${plan.seeds.at(-1)}` : String(plan.seeds[0]);
-  const rows = planSettings(plan).filter((s) => s.key !== "seeds")
+  return planSettings(plan).filter((s) => s.key !== "seeds" && s.key !== "jobs")
     .map((s): [string, string] => s.key === "seed" ? ["seeds", seeds] : [s.label, settingText(s.value)]);
-  return [...rows, ["written", new Date().toISOString()]];
 }
 
 /** A vega-lite spec's title text. */
@@ -113,7 +131,7 @@ export async function writeOutputs(
   const configuration = reportConfiguration(plan);
   files.push([
     "index.html",
-    reportHtml({ title, configuration, summary: summaryRows(summaries), charts: rendered, files: listed }),
+    reportHtml({ title, configuration, summary: summaryRows(summaries, false), charts: rendered, files: listed }),
   ]);
   for (const [name, text] of files) {
     if (stopRequested()) return stopped();
