@@ -23,11 +23,10 @@ import {
 import { gather_rows } from "../src/kernels/data.ts";
 import { linear_backward, linear_forward } from "../src/kernels/linear.ts";
 import { mse_backward, mse_forward } from "../src/kernels/loss.ts";
-import { matmul_nn_add, matmul_nt, matmul_tn_add } from "../src/kernels/matmul.ts";
 
 /** One benchmarked kernel call. */
 export interface KernelCase {
-  /** e.g. `matmul_nt 1024×1024×1024`. */
+  /** e.g. `linear_forward 1024×1024→1024`. */
   name: string;
   /** Floating-point operations of one run (0 for a memory-bound kernel). */
   flops: number;
@@ -46,42 +45,6 @@ function filled(shape: number[], seed: number): Tensor {
     d[i] = s / 4294967296 - 0.5;
   }
   return t;
-}
-
-/** The matmul family at [M, N, K]. */
-function matmulCases(M: number, N: number, K: number): KernelCase[] {
-  const size = `${M}×${N}×${K}`;
-  const flops = 2 * M * N * K;
-  const bytes = 4 * (M * K + K * N + M * N);
-  return [
-    {
-      name: `matmul_nt ${size}`,
-      flops,
-      bytes,
-      setup() {
-        const a = filled([M, K], 1), b = filled([N, K], 2), out = arena.f32([M, N]), bt = arena.f32([K, N]);
-        return () => matmul_nt(out, a, b, null, bt);
-      },
-    },
-    {
-      name: `matmul_nn_add ${size}`,
-      flops,
-      bytes,
-      setup() {
-        const a = filled([M, K], 1), b = filled([K, N], 2), out = arena.f32([M, N]);
-        return () => matmul_nn_add(out, a, b);
-      },
-    },
-    {
-      name: `matmul_tn_add ${size}`,
-      flops,
-      bytes,
-      setup() {
-        const a = filled([K, M], 1), b = filled([K, N], 2), out = arena.f32([M, N]);
-        return () => matmul_tn_add(out, a, b);
-      },
-    },
-  ];
 }
 
 /** linear_forward and linear_backward (with dx) of a [N, in] → [N, out] layer. */
@@ -111,13 +74,11 @@ function linearCases(N: number, inF: number, outF: number): KernelCase[] {
   ];
 }
 
-/** Every kernel: the matmul family and Linear at the network's shapes, BN, activations, MSE, Adam, gather. */
+/** Every kernel: Linear (the products) at large and the network's shapes, BN, activations, MSE, Adam, gather. */
 export function kernelCases(): KernelCase[] {
   const cases: KernelCase[] = [
-    ...matmulCases(1024, 1024, 1024),
-    ...matmulCases(1024, 256, 256),
-    ...matmulCases(64, 10, 10),
     ...linearCases(1024, 1024, 1024),
+    ...linearCases(1024, 256, 256),
     ...linearCases(64, 10, 10),
   ];
   for (const [N, C] of [[1024, 1024], [64, 10]]) {

@@ -282,21 +282,3 @@ export function transpose(bt: usize, b: usize, N: i32, K: i32): void {
     }
   }
 }
-
-/** out = A·Bᵀ (+ bias) with A[M,K], B[N,K]; `bt` is scratch for Bᵀ (K·N floats). */
-export function matmul_nt(
-  out: usize, a: usize, b: usize, bias: usize, bt: usize, scratch: usize, M: i32, N: i32, K: i32,
-): void {
-  transpose(bt, b, N, K);
-  gemm_rows(out, a, K, 1, bt, bias, scratch, N, K, 0, 0, M);
-}
-
-/** out += A·B with A[M,K], B[K,N]. */
-export function matmul_nn_add(out: usize, a: usize, b: usize, scratch: usize, M: i32, N: i32, K: i32): void {
-  gemm_rows(out, a, K, 1, b, 0, scratch, N, K, 1, 0, M);
-}
-
-/** out += Aᵀ·B with A stored [K,M], B[K,N]. */
-export function matmul_tn_add(out: usize, a: usize, b: usize, scratch: usize, M: i32, N: i32, K: i32): void {
-  gemm_rows(out, a, 1, M, b, 0, scratch, N, K, 1, 0, M);
-}

@@ -6,12 +6,10 @@ import { activation_backward, activation_forward, ACTIVATIONS } from "../src/ker
 import { ADAM_DEFAULTS, adam_update } from "../src/kernels/adam.ts";
 import { arena, type Tensor } from "../src/kernels/arena.ts";
 import { batchnorm_backward, batchnorm_forward, batchnormSumsLength } from "../src/kernels/batchnorm.ts";
-import { count_nonfinite, sum_squares } from "../src/kernels/data.ts";
 import { linear_backward, linear_forward } from "../src/kernels/linear.ts";
-import { matmul_nn_add, matmul_nt, matmul_tn_add } from "../src/kernels/matmul.ts";
 import { memory } from "../src/kernels/memory.ts";
 import { testRandom } from "./rng.ts";
-import { withArena } from "./scoped.ts";
+import { assertUntouched, guardAfter, withArena } from "./scoped.ts";
 
 const BUILD = new URL("../kernels/build/", import.meta.url);
 
@@ -69,14 +67,6 @@ Deno.test("no kernel module has static data (a data section would be written int
 });
 
 /** Surrounds nothing but follows `t`: the next allocation, filled with a NaN pattern. */
-function guardAfter(): Tensor {
-  return arena.f32([8]).set(new Array(8).fill(NaN));
-}
-
-function assertUntouched(guard: Tensor, what: string): void {
-  assert.ok(guard.f32.every(Number.isNaN), `${what} wrote past its output`);
-}
-
 Deno.test("kernels write nothing past their outputs at sizes that are not multiples of four", () => {
   const mark = arena.mark();
   try {
@@ -98,9 +88,6 @@ Deno.test("kernels write nothing past their outputs at sizes that are not multip
       const gwt = guardAfter();
       linear_forward(y, x, W, b, wt);
       linear_backward(dx, dW, db, dy, x, W);
-      matmul_nt(y, x, W, null, wt);
-      matmul_nn_add(dx, dy, W);
-      matmul_tn_add(dW, dy, x);
       for (const [g, what] of [[gy, "y"], [gdx, "dx"], [gdW, "dW"], [gdb, "db"], [gwt, "Wᵀ scratch"]] as const) {
         assertUntouched(g, `linear ${N}x${I}->${O} ${what}`);
       }
@@ -172,74 +159,6 @@ Deno.test("arena tensors are 16-byte aligned, zeroed, and keep working views aft
     assert.equal(big.f32[0], 5);
   } finally {
     arena.release(mark);
-  }
-});
-
-Deno.test(
-  "sum_squares is Σx² in f64 at every tail length, and counts what count_nonfinite counts",
-  withArena(() => {
-    for (const n of [0, 1, 2, 3, 4, 5, 7, 8, 13, 1001]) {
-      const t = arena.f32([n]);
-      t.f32.forEach((_, i, a) => a[i] = Math.sin(i * 1.7) * 10 ** ((i % 7) - 3));
-      const guard = guardAfter();
-      let expected = 0;
-      for (const v of t.f32) expected += v * v;
-      // Both sides sum exact f64 squares of f32 values in another order: at most n·2⁻⁵³ ≈ 1.1e-13 apart
-      // relative for n = 1001; 1e-12 leaves a margin.
-      assert.ok(Math.abs(sum_squares(t) - expected) <= 1e-12 * expected, `n ${n}: ${sum_squares(t)} vs ${expected}`);
-      assertUntouched(guard, "sum_squares");
-      if (n > 2) {
-        t.f32[1] = NaN;
-        t.f32[n - 1] = -Infinity;
-        assert.equal(count_nonfinite(t), 2);
-        assert.ok(Number.isNaN(sum_squares(t)));
-      }
-    }
-  }),
-);
-
-Deno.test("the three products match an f64 reference at sizes that cross every tile, panel and k block", () => {
-  // K > 2 k-blocks with a tail, N past several column panels with a 5-column tail, M leaving a
-  // 4-row and a 1-row remainder after the 6-row strips; and one small product (no packing).
-  for (const [M, N, K] of [[29, 1029, 517], [11, 13, 7]]) {
-    const mark = arena.mark();
-    try {
-      const r = testRandom(M + N + K);
-      const a = r.array(M * K, -1, 1), b = r.array(N * K, -1, 1), bias = r.array(N, -1, 1);
-      const c0 = r.array(M * N, -1, 1);
-      const A = arena.f32([M, K]).set(a), B = arena.f32([N, K]).set(b), At = arena.f32([K, M]), Bt = arena.f32([K, N]);
-      At.f32.forEach((_, i, v) => v[i] = A.f32[(i % M) * K + Math.floor(i / M)]);
-      Bt.f32.forEach((_, i, v) => v[i] = B.f32[(i % N) * K + Math.floor(i / N)]);
-      const nt = arena.f32([M, N]), nn = arena.f32([M, N]).set(c0), tn = arena.f32([M, N]).set(c0);
-      matmul_nt(nt, A, B, arena.f32([N]).set(bias), arena.f32([K * N]));
-      matmul_nn_add(nn, A, Bt);
-      matmul_tn_add(tn, At, Bt);
-      let worst = 0;
-      for (let i = 0; i < M; i++) {
-        for (let j = 0; j < N; j++) {
-          let dot = 0, mag = 0;
-          for (let k = 0; k < K; k++) {
-            const p = A.f32[i * K + k] * B.f32[j * K + k];
-            dot += p;
-            mag += Math.abs(p);
-          }
-          // f32 sums of K products, each step one FMA rounding: |error| ≤ K·2⁻²⁴·Σ|a·b| (+ the start value's).
-          const c = Math.fround(c0[i * N + j]), bj = Math.fround(bias[j]);
-          const tol = K * 2 ** -24 * (mag + 1) + 1e-30;
-          for (
-            const [got, want] of [[nt.f32[i * N + j], dot + bj], [nn.f32[i * N + j], dot + c], [
-              tn.f32[i * N + j],
-              dot + c,
-            ]]
-          ) {
-            worst = Math.max(worst, Math.abs(got - want) / tol);
-          }
-        }
-      }
-      assert.ok(worst <= 1, `${M}×${N}×${K}: worst error ${worst.toFixed(3)} of the bound`);
-    } finally {
-      arena.release(mark);
-    }
   }
 });
 

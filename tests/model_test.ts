@@ -2,6 +2,8 @@
 import assert from "node:assert/strict";
 import { arena } from "../src/kernels/arena.ts";
 import { Net, netBytes, notebookSpec } from "../src/net/model.ts";
+import { notebookData } from "../src/net/dataset.ts";
+import { DEFAULTS, trainBytes, trainVariant } from "../src/net/train.ts";
 
 Deno.test("parameters follow the notebook Net's state_dict names and order", () => {
   const mark = arena.mark();
@@ -61,7 +63,7 @@ Deno.test("MyBN's names are aliases of PyTorch's, and each variant starts from i
   }
 });
 
-Deno.test("netBytes bounds what a Net allocates, within one allocation's overhead per tensor", () => {
+Deno.test("netBytes is exactly what a Net allocates, and trainBytes what a whole run does", async () => {
   for (
     const [bn, hidden, layers, batch] of [["torch", 10, 4, 64], ["none", 37, 2, 100], ["mybn", 256, 3, 1024]] as const
   ) {
@@ -71,11 +73,15 @@ Deno.test("netBytes bounds what a Net allocates, within one allocation's overhea
       const before = arena.used;
       new Net(spec, batch);
       const actual = arena.used - before;
-      const estimate = netBytes(spec, batch);
-      assert.ok(estimate >= actual, `${bn} ${hidden}×${layers}: estimate ${estimate} < actual ${actual}`);
-      assert.ok(estimate - actual < 32 * 16, `${bn} ${hidden}×${layers}: estimate ${estimate} ≫ actual ${actual}`);
+      assert.equal(netBytes(spec, batch), actual, `${bn} ${hidden}×${layers}`);
     } finally {
       arena.release(mark);
     }
   }
+  const config = { ...DEFAULTS, epochs: 1, hidden: 12 };
+  const data = notebookData(0);
+  const before = arena.used;
+  let during = 0;
+  await trainVariant("torch", data, config, { onTrained: () => void (during = arena.used - before) });
+  assert.equal(during, trainBytes("torch", config, data.train.x.length, data.test.x.length));
 });

@@ -1,5 +1,6 @@
 /**
- * Test bodies that allocate in the shared arena and give it all back, pass or fail.
+ * Test bodies that allocate in the shared arena and give it all back, pass or
+ * fail; and guards that catch a kernel writing past its output.
  *
  * @example
  * ```ts
@@ -9,7 +10,7 @@
  * ```
  * @module
  */
-import { arena } from "../src/kernels/arena.ts";
+import { arena, type Tensor } from "../src/kernels/arena.ts";
 
 /** `fn` wrapped so that everything it allocates in the arena is released when it returns or throws. */
 export function withArena(fn: () => void): () => void {
@@ -21,4 +22,14 @@ export function withArena(fn: () => void): () => void {
       arena.release(mark);
     }
   };
+}
+
+/** Eight NaN floats allocated right after the last tensor: a kernel that writes past that tensor changes them. */
+export function guardAfter(): Tensor {
+  return arena.f32([8]).set(new Array(8).fill(NaN));
+}
+
+/** Fails naming `what` when a {@link guardAfter} block was written. */
+export function assertUntouched(guard: Tensor, what: string): void {
+  if (!guard.f32.every(Number.isNaN)) throw new Error(`${what} wrote past its output`);
 }

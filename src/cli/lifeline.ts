@@ -19,9 +19,10 @@
  *
  * @example
  * ```ts
- * import { watchStarter } from "./lifeline.ts";
- * const unwatch = watchStarter((who) => console.error(`${who} went away`));
- * unwatch();
+ * import { StopRequests } from "./lifeline.ts";
+ * const stops = new StopRequests(); // SIGINT, SIGTERM, or the starter gone
+ * stops.signal; // null until one of them asks
+ * stops.close();
  * ```
  * @module
  */
@@ -93,7 +94,7 @@ function mayRunPs(): boolean {
  * milliseconds on a timer that keeps no process alive. Returns the function
  * that ends the watch.
  */
-export function watchStarter(onGone: (who: string) => void, everyMs = 1000): () => void {
+function watchStarter(onGone: (who: string) => void, everyMs = 1000): () => void {
   const parent = Deno.ppid;
   // Read now, while the starter is surely there; the run goes on meanwhile.
   const chain = mayRunPs() ? launchers() : Promise.resolve([]);

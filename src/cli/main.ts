@@ -22,7 +22,7 @@ import { parseOptions, type TrainOptions, USAGE, UsageError } from "./options.ts
 import { announce, Progress, progressText, runLine } from "./terminal.ts";
 
 /** Exit codes besides 0 (success), 1 (failure) and 2 (bad usage). */
-export const EXIT = { diverged: 3, SIGINT: 130, SIGTERM: 143 } as const;
+const EXIT = { diverged: 3, SIGINT: 130, SIGTERM: 143 } as const;
 
 /** The plan of `opts` on this machine, its problems worded with flag names. */
 function plan(opts: TrainOptions): Plan {

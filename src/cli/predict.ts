@@ -18,7 +18,7 @@ import { decimalNumber } from "../outputs/numbers.ts";
 import { decodeHeader, headerLength, SafetensorsError } from "../outputs/safetensors.ts";
 
 /** The usage text. */
-export const PREDICT_USAGE = `Usage: deno task predict --model FILE --x LIST
+const PREDICT_USAGE = `Usage: deno task predict --model FILE --x LIST
 
 Loads a model-<variant>.safetensors written by deno task train and prints, in
 eval mode (running statistics), one line per x: the x, a tab, the prediction.
@@ -56,7 +56,7 @@ function parseXs(raw: string): number[] {
  * exactly: a device, a pipe, a huge or lying file is refused after reading at
  * most {@link MAX_MODEL_HEADER} bytes.
  */
-export async function readModelFile(path: string, maxBatch: number): Promise<Uint8Array> {
+async function readModelFile(path: string, maxBatch: number): Promise<Uint8Array> {
   const info = await Deno.stat(path);
   // Asked before opening: opening a FIFO would wait for a writer, and /dev/zero never ends.
   if (!info.isFile) throw new SafetensorsError("not a regular file");

@@ -635,7 +635,7 @@ function fileProblem(file: string, field: string, message: string): CaseResult {
  * with a list of cases is one failing result; a case that breaks the schema
  * fails naming the field, and the other cases still run.
  */
-export function runFixture(kind: string, file: Json, fileName = kind + ".json"): CaseResult[] {
+function runFixture(kind: string, file: Json, fileName = kind + ".json"): CaseResult[] {
   const runner = Object.hasOwn(RUNNERS, kind) ? RUNNERS[kind] : undefined;
   if (typeof file !== "object" || file === null || Array.isArray(file)) {
     return [fileProblem(fileName, "file", `expected a JSON object, got ${shown(file)}`)];

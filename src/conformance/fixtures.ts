@@ -47,7 +47,7 @@ export function shown(v: unknown): string {
 }
 
 /** True when `v` has the `{shape, data}` form of a fixture tensor (its contents are checked by {@link asTensor}). */
-export function isTensor(v: unknown): v is FixtureTensor {
+function isTensor(v: unknown): v is FixtureTensor {
   return typeof v === "object" && v !== null && Array.isArray((v as FixtureTensor).shape) &&
     Array.isArray((v as FixtureTensor).data);
 }

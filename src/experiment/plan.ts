@@ -8,11 +8,9 @@
  *
  * @example
  * ```ts
- * import { makePlan } from "./plan.ts";
- * import { singleGrid } from "./sweep.ts";
- * import { DEFAULTS } from "../net/train.ts";
- * const plan = makePlan({ ...NOTEBOOK_REQUEST, grid: singleGrid(DEFAULTS) }, { cores: 2, memory: 2 ** 33 });
- * plan.runs.length; // 3: mybn, torch, none on seed 0
+ * import { makePlan, NOTEBOOK_REQUEST } from "./plan.ts";
+ * const plan = makePlan({ ...NOTEBOOK_REQUEST, seeds: 10 }, { cores: 2, memory: 2 ** 33 });
+ * plan.runs.length; // 30: mybn, torch, none on seeds 0–9
  * ```
  * @module
  */
@@ -146,7 +144,7 @@ export class PlanError extends Error {
  * would leave them on one thread anyway), from 128 on two threads train about
  * 1.7× faster (bench:train) where there are two cores.
  */
-export function defaultThreads(hidden: number, cores: number): number {
+function defaultThreads(hidden: number, cores: number): number {
   return hidden >= 128 ? Math.min(2, cores) : 1;
 }
 
@@ -165,7 +163,7 @@ const PARALLEL_WORTH = 0.25;
  * runs, and 1 when the whole experiment would train in under a quarter of a
  * second (a worker would cost more than it saves).
  */
-export function defaultJobs(
+function defaultJobs(
   runs: readonly PlannedRun[],
   threads: number,
   runBytes: number,

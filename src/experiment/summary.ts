@@ -77,7 +77,7 @@ export function formatLoss(v: number): string {
 }
 
 /** Index of the lowest value (the first, on ties); -1 for none. */
-export function bestEpoch(curve: readonly number[]): number {
+function bestEpoch(curve: readonly number[]): number {
   return curve.length ? curve.reduce((b, v, i) => v < curve[b] ? i : b, 0) : -1;
 }
 
@@ -135,7 +135,7 @@ export function summaryTable(summaries: readonly GroupSummary[]): string[] {
 }
 
 /** The JSON form of each group's summary (`--json`'s `groups`). */
-export function groupsJson(summaries: readonly GroupSummary[]): object[] {
+function groupsJson(summaries: readonly GroupSummary[]): object[] {
   return summaries.map((s) => ({
     label: s.group.label,
     variant: s.group.variant,

@@ -46,7 +46,7 @@ export function singleGrid(config: TrainConfig): Grid {
 }
 
 /** The settings that take more than one value. */
-export function sweptKeys(grid: Grid): SweepKey[] {
+function sweptKeys(grid: Grid): SweepKey[] {
   return SWEEP_KEYS.filter((k) => grid[k].length > 1);
 }
 

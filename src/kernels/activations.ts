@@ -16,7 +16,7 @@
 import * as k from "../../kernels/build/activations.wasm";
 import type { Tensor } from "./arena.ts";
 import { expectSameShape } from "./shapes.ts";
-import { poolFor } from "./threads.ts";
+import { dispatch } from "./threads.ts";
 
 /** Rough cost of one activation, in flops, for deciding whether to use threads. */
 const ACTIVATION_WORK_PER_ELEMENT = 30;
@@ -30,9 +30,7 @@ export const ACTIVATIONS: readonly Activation[] = ["tanh", "sigmoid", "relu"];
 /** y = tanh(x). */
 export function tanh_forward(y: Tensor, x: Tensor): void {
   expectSameShape("tanh_forward y", y, x);
-  const pool = poolFor(ACTIVATION_WORK_PER_ELEMENT * x.size);
-  if (pool) pool.run("tanh_forward", x.size, 4, -1, y.ptr, x.ptr);
-  else k.tanh_forward(y.ptr, x.ptr, 0, x.size);
+  dispatch(ACTIVATION_WORK_PER_ELEMENT * x.size, "tanh_forward", x.size, 4, -1, y.ptr, x.ptr);
 }
 
 /** dx = dy·(1 − y²). */
@@ -45,13 +43,11 @@ export function tanh_backward(dx: Tensor, dy: Tensor, y: Tensor): void {
 /** y = 1/(1 + e^(−x)). */
 export function sigmoid_forward(y: Tensor, x: Tensor): void {
   expectSameShape("sigmoid_forward y", y, x);
-  const pool = poolFor(ACTIVATION_WORK_PER_ELEMENT * x.size);
-  if (pool) pool.run("sigmoid_forward", x.size, 4, -1, y.ptr, x.ptr);
-  else k.sigmoid_forward(y.ptr, x.ptr, 0, x.size);
+  dispatch(ACTIVATION_WORK_PER_ELEMENT * x.size, "sigmoid_forward", x.size, 4, -1, y.ptr, x.ptr);
 }
 
 /** dx = dy·y·(1 − y). */
-export function sigmoid_backward(dx: Tensor, dy: Tensor, y: Tensor): void {
+function sigmoid_backward(dx: Tensor, dy: Tensor, y: Tensor): void {
   expectSameShape("sigmoid_backward dx", dx, y);
   expectSameShape("sigmoid_backward dy", dy, y);
   k.sigmoid_backward(dx.ptr, dy.ptr, y.ptr, y.size);
@@ -60,13 +56,11 @@ export function sigmoid_backward(dx: Tensor, dy: Tensor, y: Tensor): void {
 /** y = max(x, 0). */
 export function relu_forward(y: Tensor, x: Tensor): void {
   expectSameShape("relu_forward y", y, x);
-  const pool = poolFor(ACTIVATION_WORK_PER_ELEMENT * x.size);
-  if (pool) pool.run("relu_forward", x.size, 4, -1, y.ptr, x.ptr);
-  else k.relu_forward(y.ptr, x.ptr, 0, x.size);
+  dispatch(ACTIVATION_WORK_PER_ELEMENT * x.size, "relu_forward", x.size, 4, -1, y.ptr, x.ptr);
 }
 
 /** dx = dy where y > 0, else 0 (the gradient at 0 is 0, as in PyTorch). */
-export function relu_backward(dx: Tensor, dy: Tensor, y: Tensor): void {
+function relu_backward(dx: Tensor, dy: Tensor, y: Tensor): void {
   expectSameShape("relu_backward dx", dx, y);
   expectSameShape("relu_backward dy", dy, y);
   k.relu_backward(dx.ptr, dy.ptr, y.ptr, y.size);

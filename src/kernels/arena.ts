@@ -135,18 +135,26 @@ export class Arena {
     return this.alloc(shape, "u32");
   }
 
-  /** Allocates a zero-filled tensor of `dtype`. */
+  /** Allocates a zero-filled tensor of `dtype`: {@link Arena.bytesFor} bytes of the arena. */
   alloc(shape: readonly number[], dtype: DType): Tensor {
     for (const d of shape) {
       if (!Number.isInteger(d) || d < 0) throw new RangeError(`bad tensor shape [${shape}]`);
     }
-    const bytes = shape.reduce((a, b) => a * b, 1) * BYTES[dtype];
     const ptr = this.#top;
-    const end = ptr + bytes + PAD;
+    const end = ptr + this.bytesFor(shape, dtype);
     this.#ensure(end);
     new Uint8Array(memory.buffer, ptr, end - ptr).fill(0);
-    this.#top = Math.ceil(end / ALIGN) * ALIGN;
+    this.#top = end;
     return new Tensor(this, ptr, shape, dtype);
+  }
+
+  /**
+   * The arena bytes one {@link Arena.alloc} of `shape` takes: the values, the
+   * padding kernels may touch past a tensor's end, rounded up to the 16-byte
+   * alignment every tensor starts on.
+   */
+  bytesFor(shape: readonly number[], dtype: DType): number {
+    return Math.ceil((shape.reduce((a, b) => a * b, 1) * BYTES[dtype] + PAD) / ALIGN) * ALIGN;
   }
 
   /** The current top of the arena, for {@link Arena.release}. */

@@ -26,7 +26,7 @@
 import * as k from "../../kernels/build/batchnorm.wasm";
 import type { Tensor } from "./arena.ts";
 import { expectF64, expectShape } from "./shapes.ts";
-import { poolFor } from "./threads.ts";
+import { dispatch } from "./threads.ts";
 
 /** Which running-statistics convention a BN layer follows. */
 export type BnSemantics = "torch" | "mybn";
@@ -89,31 +89,9 @@ export function batchnorm_forward(
     );
   }
   const sem = SEMANTICS[semantics];
-  const pool = poolFor(BN_WORK_PER_ELEMENT * N * C);
-  if (pool) {
-    pool.run(
-      "batchnorm_forward",
-      C,
-      4,
-      -1,
-      y.ptr,
-      mean.ptr,
-      rstd.ptr,
-      runningMean.ptr,
-      runningVar.ptr,
-      x.ptr,
-      gamma.ptr,
-      beta.ptr,
-      N,
-      C,
-      eps,
-      momentum,
-      sem,
-    );
-  } else {
-    const rm = runningMean.ptr, rv = runningVar.ptr;
-    k.batchnorm_forward(y.ptr, mean.ptr, rstd.ptr, rm, rv, x.ptr, gamma.ptr, beta.ptr, N, C, eps, momentum, sem, 0, C);
-  }
+  const [rm, rv] = [runningMean.ptr, runningVar.ptr];
+  const args = [y.ptr, mean.ptr, rstd.ptr, rm, rv, x.ptr, gamma.ptr, beta.ptr, N, C, eps, momentum, sem];
+  dispatch(BN_WORK_PER_ELEMENT * N * C, "batchnorm_forward", C, 4, -1, ...args);
 }
 
 /**
@@ -141,42 +119,8 @@ export function batchnorm_backward(
   expectF64("batchnorm_backward sums", sums, batchnormSumsLength(C));
   expectF64("batchnorm_backward mean", mean, C);
   expectF64("batchnorm_backward rstd", rstd, C);
-  const pool = poolFor(BN_WORK_PER_ELEMENT * N * C);
-  if (pool) {
-    pool.run(
-      "batchnorm_backward",
-      C,
-      4,
-      -1,
-      dx.ptr,
-      dgamma.ptr,
-      dbeta.ptr,
-      sums.ptr,
-      dy.ptr,
-      x.ptr,
-      gamma.ptr,
-      mean.ptr,
-      rstd.ptr,
-      N,
-      C,
-    );
-  } else {
-    k.batchnorm_backward(
-      dx.ptr,
-      dgamma.ptr,
-      dbeta.ptr,
-      sums.ptr,
-      dy.ptr,
-      x.ptr,
-      gamma.ptr,
-      mean.ptr,
-      rstd.ptr,
-      N,
-      C,
-      0,
-      C,
-    );
-  }
+  const args = [dx.ptr, dgamma.ptr, dbeta.ptr, sums.ptr, dy.ptr, x.ptr, gamma.ptr, mean.ptr, rstd.ptr, N, C];
+  dispatch(BN_WORK_PER_ELEMENT * N * C, "batchnorm_backward", C, 4, -1, ...args);
 }
 
 /** Eval-mode forward with the running statistics, which it does not change. */

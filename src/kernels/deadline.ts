@@ -12,7 +12,7 @@
  */
 
 /** Rejected by {@link within} when the time is up. */
-export class DeadlineError extends Error {}
+class DeadlineError extends Error {}
 
 /**
  * `promise`, or a {@link DeadlineError} "`what` did not finish within N s"

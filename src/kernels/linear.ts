@@ -18,7 +18,7 @@ import * as k from "../../kernels/build/linear.wasm";
 import type { Tensor } from "./arena.ts";
 import { GEMM_ROWS, GEMM_SCRATCH } from "./matmul.ts";
 import { expectScratch, expectShape } from "./shapes.ts";
-import { poolFor } from "./threads.ts";
+import { dispatch } from "./threads.ts";
 
 /**
  * y[N,out] = x[N,in]·weightᵀ + bias; `weightT` is scratch of at least in·out
@@ -32,10 +32,21 @@ export function linear_forward(y: Tensor, x: Tensor, weight: Tensor, bias: Tenso
   if (bias) expectShape("linear_forward bias", bias, outF);
   expectScratch("linear_forward weightT", weightT, inF * outF);
   k.transpose(weightT.ptr, weight.ptr, outF, inF);
-  const b = bias?.ptr ?? 0;
-  const pool = poolFor(2 * N * inF * outF);
-  if (pool) pool.run("linear_forward", N, GEMM_ROWS, 4, y.ptr, x.ptr, weightT.ptr, b, GEMM_SCRATCH.ptr, inF, outF);
-  else k.linear_forward(y.ptr, x.ptr, weightT.ptr, b, GEMM_SCRATCH.ptr, inF, outF, 0, N);
+  const work = 2 * N * inF * outF;
+  dispatch(
+    work,
+    "linear_forward",
+    N,
+    GEMM_ROWS,
+    4,
+    y.ptr,
+    x.ptr,
+    weightT.ptr,
+    bias?.ptr ?? 0,
+    GEMM_SCRATCH.ptr,
+    inF,
+    outF,
+  );
 }
 
 /**
@@ -58,12 +69,7 @@ export function linear_backward(
   expectShape("linear_backward dy", dy, N, outF);
   if (dx) expectShape("linear_backward dx", dx, N, inF);
   if (dbias) expectShape("linear_backward dbias", dbias, outF);
-  const pool = poolFor(2 * N * inF * outF);
-  const s = GEMM_SCRATCH.ptr, db = dbias?.ptr ?? 0;
-  if (dx) {
-    if (pool) pool.run("linear_backward_input", N, GEMM_ROWS, 3, dx.ptr, dy.ptr, weight.ptr, s, inF, outF);
-    else k.linear_backward_input(dx.ptr, dy.ptr, weight.ptr, s, inF, outF, 0, N);
-  }
-  if (pool) pool.run("linear_backward_weight", outF, GEMM_ROWS, 4, dweight.ptr, db, dy.ptr, x.ptr, s, N, inF, outF);
-  else k.linear_backward_weight(dweight.ptr, db, dy.ptr, x.ptr, s, N, inF, outF, 0, outF);
+  const work = 2 * N * inF * outF, s = GEMM_SCRATCH.ptr, db = dbias?.ptr ?? 0;
+  if (dx) dispatch(work, "linear_backward_input", N, GEMM_ROWS, 3, dx.ptr, dy.ptr, weight.ptr, s, inF, outF);
+  dispatch(work, "linear_backward_weight", outF, GEMM_ROWS, 4, dweight.ptr, db, dy.ptr, x.ptr, s, N, inF, outF);
 }

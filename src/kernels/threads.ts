@@ -76,10 +76,10 @@ const SPINS = 20000;
  * microseconds, or milliseconds on a loaded machine; this bound is a hang
  * detector, not a speed limit, and running the part itself has none.
  */
-export const TAKE_DEADLINE_MS = 30_000;
+const TAKE_DEADLINE_MS = 30_000;
 
 /** How long a worker may take to load its modules and report ready. */
-export const START_DEADLINE_MS = 60_000;
+const START_DEADLINE_MS = 60_000;
 
 /** [lo, hi) of part `t` of `n` over [0, total), parts being multiples of `align`. */
 export function part(total: number, align: number, n: number, t: number): [number, number] {
@@ -327,9 +327,22 @@ export function stopThreads(): void {
  * Work (in floating-point operations or their equivalent) below which a
  * kernel stays on the calling thread: waking a worker costs some 10–50 µs.
  */
-export const MIN_PARALLEL_WORK = 2_000_000;
+const MIN_PARALLEL_WORK = 2_000_000;
 
-/** The pool, when there is one and `work` is worth splitting; else null (run on this thread). */
-export function poolFor(work: number): ThreadPool | null {
-  return current !== null && work >= MIN_PARALLEL_WORK ? current : null;
+/**
+ * Runs `kernel(...args, lo, hi)` over [0, total): split over the pool (see
+ * {@link ThreadPool.run}) when there is one and `work` (flops or their
+ * equivalent) is worth it, else in one call on this thread. Every threaded
+ * wrapper calls this, with its argument list once.
+ */
+export function dispatch(
+  work: number,
+  kernel: ParallelKernel,
+  total: number,
+  align: number,
+  scratchArg: number,
+  ...args: number[]
+): void {
+  if (current !== null && work >= MIN_PARALLEL_WORK) current.run(kernel, total, align, scratchArg, ...args);
+  else (KERNELS[kernel] as Kernel)(...args, 0, total);
 }

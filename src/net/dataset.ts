@@ -32,7 +32,7 @@ export function linspace(lo: number, hi: number, n: number): Float64Array {
 }
 
 /** y = x² + ε, ε ~ N(0, 1) drawn from `rng`, on linspace(−5, 5, n). */
-export function squaresWithNoise(n: number, rng: Random): Samples {
+function squaresWithNoise(n: number, rng: Random): Samples {
   const x = new Float32Array(linspace(-5, 5, n));
   const y = new Float32Array(n);
   for (let i = 0; i < n; i++) y[i] = x[i] * x[i] + rng.normal();

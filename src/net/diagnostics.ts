@@ -37,7 +37,7 @@ export interface Bins {
 export const PRE_ACTIVATION_BINS: Readonly<Bins> = { lo: -6, hi: 6, count: 24 };
 
 /** Post-activations over the activation's range (ReLU's cut at 6). */
-export function postActivationBins(activation: Activation): Bins {
+function postActivationBins(activation: Activation): Bins {
   if (activation === "tanh") return { lo: -1, hi: 1, count: 20 };
   if (activation === "sigmoid") return { lo: 0, hi: 1, count: 20 };
   return { lo: 0, hi: 6, count: 24 };

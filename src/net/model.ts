@@ -26,7 +26,7 @@
  */
 import { type Activation, activation_backward, activation_forward } from "../kernels/activations.ts";
 import { adam_update, type AdamOptions } from "../kernels/adam.ts";
-import { arena, type Tensor } from "../kernels/arena.ts";
+import { arena, type DType, type Tensor } from "../kernels/arena.ts";
 import {
   batchnorm_backward,
   batchnorm_eval_forward,
@@ -116,23 +116,44 @@ export function bufferShapes(spec: NetSpec): [string, number[]][] {
   return out;
 }
 
-/** Bytes the arena adds to every allocation, at most: 32 of padding and 15 of alignment. */
-const ALLOC_OVERHEAD = 48;
+/** One arena allocation of a network: the name the constructor wires it by, its shape and element type. */
+interface Allocation {
+  /** e.g. `params`, `z2`, `rstd0`. */
+  name: string;
+  /** Its shape. */
+  shape: number[];
+  /** Its element type. */
+  dtype: DType;
+}
 
 /**
- * The arena bytes `new Net(spec, maxBatch)` allocates, at most: it follows the
- * constructor's allocations one by one (a test holds the two together), so a
- * configuration can be refused before anything is allocated.
+ * Every arena allocation `new Net(spec, maxBatch)` makes, in order: the one
+ * description the constructor allocates from and {@link netBytes} counts, so
+ * a configuration can be refused before anything is allocated.
  */
+function netAllocations(spec: NetSpec, maxBatch: number): Allocation[] {
+  const f32 = (name: string, shape: number[]): Allocation => ({ name, shape, dtype: "f32" });
+  const layout = parameterShapes(spec);
+  const n = total(layout), H = spec.hidden, N = maxBatch, bn = spec.bn !== "none";
+  const out = [f32("params", [n]), f32("grads", [n]), f32("adamM", [n]), f32("adamV", [n])];
+  out.push(f32("buffers", [total(bufferShapes(spec))]));
+  // Activation gradients, block after block in one buffer.
+  out.push(f32("actGrads", [N * (spec.layers * (bn ? 3 : 2) * H + spec.outputs)]));
+  for (let l = 0; l < spec.layers; l++) {
+    out.push(f32(`z${l}`, [N, H]));
+    if (bn) out.push(f32(`u${l}`, [N, H]));
+    out.push(f32(`h${l}`, [N, H]));
+    if (bn) out.push({ name: `mean${l}`, shape: [H], dtype: "f64" }, { name: `rstd${l}`, shape: [H], dtype: "f64" });
+  }
+  out.push(f32("x", [N, spec.inputs]), f32("target", [N, spec.outputs]), f32("pred", [N, spec.outputs]));
+  out.push({ name: "sums", shape: [batchnormSumsLength(H)], dtype: "f64" });
+  out.push(f32("weightT", [Math.max(...layout.map(([, shape]) => shape.reduce((a, b) => a * b, 1)))]));
+  return out;
+}
+
+/** The arena bytes `new Net(spec, maxBatch)` allocates: its {@link netAllocations}, each as the arena counts it. */
 export function netBytes(spec: NetSpec, maxBatch: number): number {
-  const f32 = (n: number) => 4 * n + ALLOC_OVERHEAD;
-  const params = total(parameterShapes(spec));
-  const H = spec.hidden, N = maxBatch, L = spec.layers, bn = spec.bn !== "none";
-  const largest = Math.max(...parameterShapes(spec).map(([, s]) => s.reduce((a, b) => a * b, 1)));
-  return 4 * f32(params) + f32(total(bufferShapes(spec))) +
-    f32(N * (L * (bn ? 3 : 2) * H + spec.outputs)) +
-    L * ((bn ? 3 : 2) * f32(N * H) + (bn ? 2 * (8 * H + ALLOC_OVERHEAD) : 0)) +
-    f32(N * spec.inputs) + 2 * f32(N * spec.outputs) + 8 * batchnormSumsLength(H) + ALLOC_OVERHEAD + f32(largest);
+  return netAllocations(spec, maxBatch).reduce((sum, a) => sum + arena.bytesFor(a.shape, a.dtype), 0);
 }
 
 function carve(flat: Tensor, layout: [string, number[]][]): Map<string, Tensor> {
@@ -248,25 +269,23 @@ export class Net {
     if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new RangeError(`maxBatch must be ≥ 1, got ${maxBatch}`);
     this.spec = spec;
     this.maxBatch = maxBatch;
+    const allocated = new Map(netAllocations(spec, maxBatch).map((a) => [a.name, arena.alloc(a.shape, a.dtype)]));
+    const take = (name: string) => allocated.get(name)!;
     const layout = parameterShapes(spec);
-    const n = total(layout);
-    this.params = arena.f32([n]);
-    this.grads = arena.f32([n]);
-    this.adamM = arena.f32([n]);
-    this.adamV = arena.f32([n]);
+    this.params = take("params");
+    this.grads = take("grads");
+    this.adamM = take("adamM");
+    this.adamV = take("adamV");
     this.#params = carve(this.params, layout);
     this.#grads = carve(this.grads, layout);
     this.#adamM = carve(this.adamM, layout);
     this.#adamV = carve(this.adamV, layout);
-    const bufLayout = bufferShapes(spec);
-    this.buffers = arena.f32([total(bufLayout)]);
-    this.#buffers = carve(this.buffers, bufLayout);
+    this.buffers = take("buffers");
+    this.#buffers = carve(this.buffers, bufferShapes(spec));
 
     const H = spec.hidden, N = maxBatch, L = spec.layers;
     const bn = spec.bn !== "none";
-    // Activation gradients, block after block in one buffer.
-    const gradRows = L * (bn ? 3 : 2) * H + spec.outputs;
-    this.#actGrads = arena.f32([N * gradRows]);
+    this.#actGrads = take("actGrads");
     let g = 0;
     const gradBlock = (cols: number) => {
       const t = this.#actGrads.slice(g, [N, cols]);
@@ -275,10 +294,10 @@ export class Net {
     };
     const blocks: Block[] = [];
     for (let l = 0; l < L; l++) {
-      const z = arena.f32([N, H]);
-      const u = bn ? arena.f32([N, H]) : z;
+      const z = take(`z${l}`);
+      const u = bn ? take(`u${l}`) : z;
       const dz = gradBlock(H);
-      blocks.push({ z, u, h: arena.f32([N, H]), dz, du: bn ? gradBlock(H) : dz, dh: gradBlock(H) });
+      blocks.push({ z, u, h: take(`h${l}`), dz, du: bn ? gradBlock(H) : dz, dh: gradBlock(H) });
       const linear = (name: string): LinearParams => ({
         weight: this.#params.get(`${name}.weight`)!,
         bias: this.#params.get(`${name}.bias`)!,
@@ -296,8 +315,8 @@ export class Net {
             dbeta: this.#grads.get(`bn${l}.bias`)!,
             runningMean: this.#buffers.get(`bn${l}.running_mean`)!,
             runningVar: this.#buffers.get(`bn${l}.running_var`)!,
-            mean: arena.f64([H]),
-            rstd: arena.f64([H]),
+            mean: take(`mean${l}`),
+            rstd: take(`rstd${l}`),
           }
           : null,
       });
@@ -308,15 +327,9 @@ export class Net {
       dweight: this.#grads.get("predict.weight")!,
       dbias: this.#grads.get("predict.bias")!,
     };
-    this.#full = {
-      x: arena.f32([N, spec.inputs]),
-      target: arena.f32([N, spec.outputs]),
-      blocks,
-      pred: arena.f32([N, spec.outputs]),
-      dpred: gradBlock(spec.outputs),
-    };
-    this.#sums = arena.f64([batchnormSumsLength(H)]);
-    this.#weightT = arena.f32([Math.max(...layout.map(([, shape]) => shape.reduce((a, b) => a * b, 1)))]);
+    this.#full = { x: take("x"), target: take("target"), blocks, pred: take("pred"), dpred: gradBlock(spec.outputs) };
+    this.#sums = take("sums");
+    this.#weightT = take("weightT");
     this.reset();
   }
 

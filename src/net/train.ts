@@ -127,18 +127,19 @@ export function specFor(variant: BnVariant, config: TrainConfig): NetSpec {
 }
 
 /**
- * The arena bytes {@link trainVariant} needs at most for `variant`: the
- * network ({@link netBytes}) and the samples and index lists it copies in.
+ * The arena bytes {@link trainVariant} allocates for `variant`: the network
+ * ({@link netBytes}), then the samples and index lists it copies in, each as
+ * the arena counts it.
  */
 export function trainBytes(variant: BnVariant, config: TrainConfig, trainSize: number, testSize: number): number {
   const maxBatch = Math.max(Math.min(config.batchSize, trainSize), testSize);
-  const vector = (n: number) => 4 * n + 48;
-  return netBytes(specFor(variant, config), maxBatch) + 2 * vector(trainSize) + 2 * vector(testSize) +
-    vector(trainSize) + vector(Math.max(trainSize, testSize));
+  const column = (n: number) => arena.bytesFor([n, 1], "f32");
+  return netBytes(specFor(variant, config), maxBatch) + 2 * column(trainSize) + 2 * column(testSize) +
+    arena.bytesFor([trainSize], "u32") + arena.bytesFor([Math.max(trainSize, testSize)], "u32");
 }
 
 /** The sizes of the batches of one epoch over `n` samples. */
-export function batchSizes(n: number, batchSize: number, dropLast: boolean): number[] {
+function batchSizes(n: number, batchSize: number, dropLast: boolean): number[] {
   const sizes = new Array(Math.floor(n / batchSize)).fill(batchSize);
   if (n % batchSize !== 0 && !dropLast) sizes.push(n % batchSize);
   return sizes;
@@ -163,7 +164,7 @@ export function batchProblem(n: number, config: TrainConfig): BatchProblem | nul
 }
 
 /** A {@link BatchProblem} in words, without naming any command-line flag. */
-export function describeBatchProblem(p: BatchProblem): string {
+function describeBatchProblem(p: BatchProblem): string {
   if (p.kind === "no-batch") {
     return `batches of ${p.batchSize}, the last one dropped, leave no batch of ${p.samples} samples`;
   }

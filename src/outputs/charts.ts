@@ -21,7 +21,7 @@ import { spreadAtEach } from "../experiment/stats.ts";
 const SCHEMA = "https://vega.github.io/schema/vega-lite/v6.json";
 
 /** One colour per series, the same in every chart (Tableau 10). */
-export const SERIES_COLORS: Readonly<Record<string, string>> = {
+const SERIES_COLORS: Readonly<Record<string, string>> = {
   mybn: "#4c78a8",
   torch: "#f58518",
   none: "#e45756",
