@@ -10,55 +10,52 @@
  * ```
  * @module
  */
-import { makePlan, type Plan, PlanError } from "../experiment/plan.ts";
+import type { Plan } from "../experiment/plan.ts";
 import { runExperiment, type RunResult } from "../experiment/run.ts";
 import { experimentJson, outcomes, summarize, summaryTable } from "../experiment/summary.ts";
 import { LossesWriter } from "../outputs/losses.ts";
-import { OutDir, OutDirError } from "../outputs/outdir.ts";
+import type { OutDir } from "../outputs/outdir.ts";
 import { modelFileName, plannedFiles, writeModel, writeOutputs } from "../outputs/write.ts";
 import { StopRequests } from "./lifeline.ts";
-import { outDirMessage, planMessage } from "./messages.ts";
 import { parseOptions, type TrainOptions, USAGE, UsageError } from "./options.ts";
-import { announce, Progress, progressText, runLine } from "./terminal.ts";
+import { planFor, takeOutDir } from "./setup.ts";
+import {
+  announce,
+  divergedLine,
+  interruptedLine,
+  outputsStoppedLine,
+  Progress,
+  progressText,
+  runLine,
+} from "./terminal.ts";
 
 /** Exit codes besides 0 (success), 1 (failure) and 2 (bad usage). */
 const EXIT = { diverged: 3, SIGINT: 130, SIGTERM: 143 } as const;
 
-/** The plan of `opts` on this machine, its problems worded with flag names. */
-function plan(opts: TrainOptions): Plan {
-  // Asked first: a call without the permission would prompt on a terminal.
-  const mayAsk = Deno.permissions.querySync({ name: "sys", kind: "systemMemoryInfo" }).state === "granted";
-  const machine = { cores: navigator.hardwareConcurrency, memory: mayAsk ? Deno.systemMemoryInfo().total : null };
+/** Trains every run of the plan: losses.csv grows by epochs, model files appear as runs finish. */
+async function trainAll(p: Plan, dir: OutDir, opts: TrainOptions, stops: StopRequests): Promise<RunResult[]> {
+  const say = opts.json ? () => {} : (line: string) => console.log(line);
+  const progress = new Progress(!opts.quiet);
+  const width = Math.max(...p.groups.map((g) => g.label.length));
+  for (const name of plannedFiles(p)) await dir.record(name);
+  const losses = await LossesWriter.create(`${dir.path}/losses.csv`, p.runs);
   try {
-    return makePlan(opts, machine);
-  } catch (err) {
-    throw err instanceof PlanError ? new UsageError(planMessage(err.problem)) : err;
-  }
-}
-
-/** `runs/<UTC time>`, or with `-2`, `-3`, … when runs started within the same second took it. */
-async function freshRunDir(): Promise<string> {
-  const base = `runs/${new Date().toISOString().replace(/:/g, "-").replace(/\.\d+Z$/, "Z")}`;
-  for (let k = 1;; k++) {
-    const dir = k === 1 ? base : `${base}-${k}`;
-    if (!(await Deno.stat(dir).then(() => true, () => false))) return dir;
-  }
-}
-
-/** The output directory, locked; its problems worded with flag names. */
-async function outDir(opts: TrainOptions): Promise<OutDir> {
-  const out = opts.out ?? await freshRunDir();
-  const may = (name: "read" | "write") => Deno.permissions.querySync({ name, path: out }).state === "granted";
-  if (!may("read") || !may("write")) {
-    throw new UsageError(
-      `--out ${out}: this task may write only under runs/; to write elsewhere run ` +
-        `deno run --allow-read=${out} --allow-write=${out} src/cli/main.ts …`,
-    );
-  }
-  try {
-    return await OutDir.open(out, { force: opts.force });
-  } catch (err) {
-    throw err instanceof OutDirError ? new UsageError(outDirMessage(err.problem)) : err;
+    return await runExperiment(p, {
+      onEpoch: (run, partial) => losses.epoch(run, partial),
+      onProgress: (at) => progress.show(progressText(at)),
+      stopRequested: () => stops.signal,
+      onFallback: (why) => console.error(`train: ${why}`),
+      onRunDone: async (r) => {
+        progress.clear();
+        losses.finish(r.run, r);
+        if (r.model) await writeModel(dir, r.run, r.model);
+        say(runLine(r, width, p.seeds.length));
+        if (r.stopped?.reason === "diverged") console.error(`train: ${divergedLine(r)}`);
+      },
+    });
+  } finally {
+    progress.clear();
+    await losses.close();
   }
 }
 
@@ -71,51 +68,17 @@ async function runAndWrite(p: Plan, dir: OutDir, opts: TrainOptions): Promise<nu
   announce(p, say);
   // Listening until the last file is written: a stop then is reported as one during training is.
   const stops = new StopRequests();
-  const progress = new Progress(!opts.quiet);
-  const width = Math.max(...p.groups.map((g) => g.label.length));
+  const stopped = (line: string, results: readonly RunResult[]) => {
+    if (stops.starterGone) console.error(`train: ${stops.starterGone} went away; stopping as on SIGTERM`);
+    console.error(`train: ${line}`);
+    json(results);
+  };
   try {
-    for (const name of plannedFiles(p)) await dir.record(name);
-    const losses = await LossesWriter.create(`${dir.path}/losses.csv`, p.runs);
-    let results: RunResult[];
-    try {
-      results = await runExperiment(p, {
-        onEpoch: (run, partial) => losses.epoch(run, partial),
-        onProgress: (at) => progress.show(progressText(at)),
-        stopRequested: () => stops.signal,
-        onFallback: (why) => console.error(`train: ${why}`),
-        onRunDone: async (r) => {
-          progress.clear();
-          losses.finish(r.run, r);
-          if (r.model) await writeModel(dir, r.run, r.model);
-          say(runLine(r, width, p.seeds.length));
-          if (r.stopped?.reason === "diverged") {
-            const { epoch, step, detail } = r.stopped;
-            console.error(
-              `train: ${r.run.label} diverged at epoch ${epoch}, step ${step} (${detail}); ` +
-                `losses.csv keeps its ${r.trainLoss.length} completed epochs`,
-            );
-          }
-        },
-      });
-    } finally {
-      await losses.close();
-    }
-    const stopNote = () =>
-      stops.starterGone && console.error(`train: ${stops.starterGone} went away; stopping as on SIGTERM`);
+    const results = await trainAll(p, dir, opts, stops);
     const interrupted = results.filter((r) => r.stopped?.reason === "interrupted");
     if (interrupted.length > 0 || results.length < p.runs.length) {
-      stopNote();
-      const first = interrupted[0], signal = stops.signal ?? "SIGTERM";
-      const where = first
-        ? `${first.run.label}, epoch ${first.stopped!.epoch}, step ${first.stopped!.step}`
-        : "training";
-      const others = interrupted.length > 1 ? ` (and ${interrupted.length - 1} more runs)` : "";
-      const kept = first ? ` (${first.trainLoss.length} of ${first.run.label})` : "";
-      console.error(
-        `train: ${signal} during ${where}${others}; ${dir.path}/losses.csv keeps every completed epoch${kept}; ` +
-          "no predictions or charts",
-      );
-      json(results);
+      const signal = stops.signal ?? "SIGTERM";
+      stopped(interruptedLine(signal, interrupted, dir.path), results);
       return EXIT[signal];
     }
     const summaries = summarize(p.groups, outcomes(results));
@@ -125,19 +88,13 @@ async function runAndWrite(p: Plan, dir: OutDir, opts: TrainOptions): Promise<nu
     const models = results.filter((r) => r.model).map((r) => modelFileName(r.run.group));
     const written = await writeOutputs(dir, p, results, summaries, models, { logY: opts.logY }, () => stops.signal);
     if (written.stoppedBy) {
-      stopNote();
-      console.error(
-        `train: ${written.stoppedBy} while writing the outputs, after every run completed; ${dir.path}/losses.csv ` +
-          `keeps every epoch; written: ${written.files.join(", ")}; not written: ${written.missing.join(", ")}`,
-      );
-      json(results);
+      stopped(outputsStoppedLine(written, dir.path), results);
       return EXIT[written.stoppedBy as keyof typeof EXIT];
     }
     say(`\nWrote ${dir.path}/: ${written.files.join(", ")}`);
     json(results);
     return results.some((r) => r.stopped) ? EXIT.diverged : 0;
   } finally {
-    progress.clear();
     stops.close();
   }
 }
@@ -150,8 +107,8 @@ export async function main(args: string[]): Promise<number> {
       console.log(USAGE);
       return 0;
     }
-    const p = plan(opts);
-    const dir = await outDir(opts);
+    const p = planFor(opts);
+    const dir = await takeOutDir(opts);
     try {
       return await runAndWrite(p, dir, opts);
     } finally {

@@ -17,6 +17,7 @@ import type { SweepKey } from "../experiment/sweep.ts";
 import { defaultEps } from "../net/model.ts";
 import { bnSanityCheck } from "../net/sanity.ts";
 import { MAX_DIAGNOSED_GROUPS } from "../experiment/plan.ts";
+import type { Written } from "../outputs/write.ts";
 import { runCount } from "./messages.ts";
 
 /** Prints the plan's first lines through `say`. */
@@ -57,6 +58,29 @@ export function progressText(p: ExperimentProgress): string {
   const where = `epoch ${p.epoch + 1}/${p.run.config.epochs}, step ${p.step}/${p.steps}`;
   const how = `test loss ${formatLoss(p.testLoss)}, ${p.stepsPerSecond.toFixed(0)} steps/s`;
   return `run ${p.done + 1}/${p.total}, ${p.run.label}: ${where}, ${how}`;
+}
+
+/** Where and why a run diverged, and what losses.csv keeps of it. */
+export function divergedLine(r: RunResult): string {
+  const { epoch, step, detail } = r.stopped!;
+  return `${r.run.label} diverged at epoch ${epoch}, step ${step} (${detail}); ` +
+    `losses.csv keeps its ${r.trainLoss.length} completed epochs`;
+}
+
+/** A stop during training: the first interrupted run (and how many more), and what `out`/losses.csv keeps. */
+export function interruptedLine(signal: string, interrupted: readonly RunResult[], out: string): string {
+  const first = interrupted[0];
+  const where = first ? `${first.run.label}, epoch ${first.stopped!.epoch}, step ${first.stopped!.step}` : "training";
+  const others = interrupted.length > 1 ? ` (and ${interrupted.length - 1} more runs)` : "";
+  const kept = first ? ` (${first.trainLoss.length} of ${first.run.label})` : "";
+  return `${signal} during ${where}${others}; ${out}/losses.csv keeps every completed epoch${kept}; ` +
+    "no predictions or charts";
+}
+
+/** A stop while the outputs were written: which files were and were not. */
+export function outputsStoppedLine(written: Written, out: string): string {
+  return `${written.stoppedBy} while writing the outputs, after every run completed; ${out}/losses.csv keeps ` +
+    `every epoch; written: ${written.files.join(", ")}; not written: ${written.missing.join(", ")}`;
 }
 
 /** The stderr progress line of a terminal: redrawn in place; nothing without a terminal or with --quiet. */
