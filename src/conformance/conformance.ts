@@ -184,33 +184,22 @@ function bnEval(x: Tensor, gamma: Tensor, beta: Tensor, rm: Tensor, rv: Tensor, 
   return out;
 }
 
+/** A BN case's x, γ, β, running mean and running variance, uploaded. */
+function bnInputs(i: Json): [Tensor, Tensor, Tensor, Tensor, Tensor] {
+  const names = ["x", "gamma", "beta", "running_mean", "running_var"];
+  return names.map((n) => upload(i[n], `inputs.${n}`)) as [Tensor, Tensor, Tensor, Tensor, Tensor];
+}
+
 function runBatchnormTrain(c: Json, check: CaseCheck): void {
-  const i = c.inputs;
-  const out = bnTrain(
-    "torch",
-    upload(i.x, "inputs.x"),
-    upload(i.gamma, "inputs.gamma"),
-    upload(i.beta, "inputs.beta"),
-    upload(i.running_mean, "inputs.running_mean"),
-    upload(i.running_var, "inputs.running_var"),
-    i.dy,
-    asNumber(c.eps, "eps"),
-    asNumber(c.momentum, "momentum"),
-  );
+  const [x, gamma, beta, rm, rv] = bnInputs(c.inputs);
+  const eps = asNumber(c.eps, "eps"), momentum = asNumber(c.momentum, "momentum");
+  const out = bnTrain("torch", x, gamma, beta, rm, rv, c.inputs.dy, eps, momentum);
   compareAll(check, "", c.expected, out, bnTolerance(c.tags));
 }
 
 function runBatchnormEval(c: Json, check: CaseCheck): void {
-  const i = c.inputs;
-  const out = bnEval(
-    upload(i.x, "inputs.x"),
-    upload(i.gamma, "inputs.gamma"),
-    upload(i.beta, "inputs.beta"),
-    upload(i.running_mean, "inputs.running_mean"),
-    upload(i.running_var, "inputs.running_var"),
-    i.dy,
-    asNumber(c.eps, "eps"),
-  );
+  const [x, gamma, beta, rm, rv] = bnInputs(c.inputs);
+  const out = bnEval(x, gamma, beta, rm, rv, c.inputs.dy, asNumber(c.eps, "eps"));
   compareAll(check, "", c.expected, out, bnTolerance(c.tags));
 }
 
