@@ -1,7 +1,10 @@
 /**
  * Compiles every `kernels/*.ts` entry to `kernels/build/<name>.wasm` with the
  * AssemblyScript compiler, and skips the work when neither the kernel sources
- * nor the compiler flags changed since the last build.
+ * nor the compiler flags changed since the last build. The built modules are
+ * committed (as Deno's std commits its generated wasm), so training and tests
+ * never need the compiler; `--check` builds into a temporary directory and
+ * fails, naming each module, when the committed ones differ from a fresh build.
  *
  * Every module imports the one shared memory (`env.memory`, declared shared so
  * that worker threads run kernels on it too) and nothing else:
@@ -10,7 +13,8 @@
  *
  * @example
  * ```sh
- * deno task build
+ * deno task build          # rebuild kernels/build/ when kernels/ changed
+ * deno task build --check  # a fresh build must equal what is committed
  * ```
  * @module
  */
@@ -63,20 +67,17 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-async function build(): Promise<void> {
-  const sources = await sourceFiles(KERNELS);
-  const entries = sources.filter((f) => f.split("/").length === 2).map((f) => f.slice(KERNELS.length + 1, -3));
-  const stamp = await fingerprint(sources);
-  const outputs = entries.map((name) => `${OUT}/${name}.wasm`);
-  const upToDate = (await exists(STAMP)) && (await Deno.readTextFile(STAMP)) === stamp &&
-    (await Promise.all(outputs.map(exists))).every(Boolean);
-  if (upToDate) return;
+/** The entry modules: `kernels/<name>.ts` directly in `kernels/`, not its `lib/`. */
+function entriesOf(sources: string[]): string[] {
+  return sources.filter((f) => f.split("/").length === 2).map((f) => f.slice(KERNELS.length + 1, -3));
+}
 
-  await Deno.mkdir(OUT, { recursive: true });
-  await Deno.remove(STAMP).catch(() => {});
+/** Compiles each entry into `out`; exits 1 naming the module that failed. */
+async function compile(entries: string[], out: string): Promise<void> {
+  await Deno.mkdir(out, { recursive: true });
   for (const name of entries) {
     // Compile to a temporary name first so a failed build leaves no truncated module.
-    const tmp = `${OUT}/${name}.wasm.tmp`;
+    const tmp = `${out}/${name}.wasm.tmp`;
     const { error, stderr } = await asc.main([`${KERNELS}/${name}.ts`, "--outFile", tmp, ...ASC_FLAGS]);
     if (error) {
       console.error(stderr.toString());
@@ -84,10 +85,63 @@ async function build(): Promise<void> {
       await Deno.remove(tmp).catch(() => {});
       Deno.exit(1);
     }
-    await Deno.rename(tmp, `${OUT}/${name}.wasm`);
+    await Deno.rename(tmp, `${out}/${name}.wasm`);
   }
+}
+
+async function build(): Promise<void> {
+  const sources = await sourceFiles(KERNELS);
+  const entries = entriesOf(sources);
+  const stamp = await fingerprint(sources);
+  const outputs = entries.map((name) => `${OUT}/${name}.wasm`);
+  const upToDate = (await exists(STAMP)) && (await Deno.readTextFile(STAMP)) === stamp &&
+    (await Promise.all(outputs.map(exists))).every(Boolean);
+  if (upToDate) return;
+  await Deno.remove(STAMP).catch(() => {});
+  await compile(entries, OUT);
   await Deno.writeTextFile(STAMP, stamp);
   console.error(`build: compiled ${entries.length} kernel modules into ${OUT}/`);
 }
 
-if (import.meta.main) await build();
+/** Builds afresh into a temporary directory and compares every module with the committed one. */
+async function check(): Promise<number> {
+  const entries = entriesOf(await sourceFiles(KERNELS));
+  // Beside the committed modules: the one place this task may write.
+  const fresh = await Deno.makeTempDir({ dir: OUT, prefix: ".fresh-" });
+  try {
+    await compile(entries, fresh);
+    const stale: string[] = [];
+    for (const name of entries) {
+      const built = await Deno.readFile(`${fresh}/${name}.wasm`);
+      const committed = await Deno.readFile(`${OUT}/${name}.wasm`).catch(() => null);
+      if (!committed || committed.length !== built.length || committed.some((b, i) => b !== built[i])) stale.push(name);
+    }
+    const extra = [];
+    for await (const e of Deno.readDir(OUT)) {
+      if (e.name.endsWith(".wasm") && !entries.includes(e.name.slice(0, -5))) extra.push(e.name);
+    }
+    if (stale.length === 0 && extra.length === 0) {
+      console.log(`build --check: the ${entries.length} committed modules equal a fresh build`);
+      return 0;
+    }
+    if (stale.length > 0) {
+      console.error(
+        `build --check: ${stale.map((n) => `${OUT}/${n}.wasm`).join(", ")} differ from a fresh build of ${KERNELS}/: ` +
+          "run deno task build and commit kernels/build/",
+      );
+    }
+    if (extra.length > 0) console.error(`build --check: ${extra.join(", ")} in ${OUT}/ have no source in ${KERNELS}/`);
+    return 1;
+  } finally {
+    await Deno.remove(fresh, { recursive: true });
+  }
+}
+
+if (import.meta.main) {
+  if (Deno.args[0] === "--check") Deno.exit(await check());
+  if (Deno.args.length > 0) {
+    console.error(`build: unknown argument ${JSON.stringify(Deno.args[0])}; the one flag is --check`);
+    Deno.exit(2);
+  }
+  await build();
+}
