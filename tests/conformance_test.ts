@@ -24,6 +24,28 @@ Deno.test("every case of ../shared/fixtures passes at the README's tolerances", 
   }
 });
 
+Deno.test("the network cases pass through the fused step too, and the CLI takes --path fused", async () => {
+  const results = await runConformance(SHARED, { path: "fused" });
+  assert.equal(results.length, 57);
+  assert.deepEqual(results.filter((r) => !r.check.ok).map(failureLine), []);
+  const network = results.filter((r) => r.file === "network_step.json");
+  assert.equal(network.length, 3);
+  assert.ok(network.every((r) => r.check.tensors > 100), "every step's loss, gradients and state were compared");
+  const cli = await run(
+    Deno.execPath(),
+    ["run", "--allow-read", "src/cli/conformance.ts", "--path", "fused", SHARED],
+    ROOT,
+  );
+  assert.equal(cli.stdout, "57 passed, 0 failed\n");
+  const bad = await run(
+    Deno.execPath(),
+    ["run", "--allow-read", "src/cli/conformance.ts", "--path", "gpu", SHARED],
+    ROOT,
+  );
+  assert.equal(bad.code, 2);
+  assert.equal(bad.stderr, 'conformance: --path must be layers or fused, got "gpu"\n');
+});
+
 Deno.test("conformance fails a case whose expected value is off, naming the tensor", async () => {
   const dir = await Deno.makeTempDir();
   try {

@@ -21,6 +21,8 @@ failing case, and ends with "N passed, M failed". Exit status 0 only when
 nothing failed, 1 when a case failed, 2 for bad usage.
 
 Options:
+  --path P        run the network cases through the per-layer kernels (layers,
+                  the default) or the fused one-call step (fused)
   -v, --verbose   also print one line per passing case
   -h, --help      show this help`;
 
@@ -30,9 +32,13 @@ export async function main(args: string[]): Promise<number> {
   try {
     parsed = parseFlags(
       args,
-      { verbose: { type: "boolean", short: "v" }, help: { type: "boolean", short: "h" } },
+      { path: { type: "string" }, verbose: { type: "boolean", short: "v" }, help: { type: "boolean", short: "h" } },
       true,
     );
+    const path = parsed.values.path;
+    if (path !== undefined && path !== "layers" && path !== "fused") {
+      throw new UsageError(`--path must be layers or fused, got ${JSON.stringify(path)}`);
+    }
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
     console.error(`conformance: ${err.message}`);
@@ -55,7 +61,7 @@ export async function main(args: string[]): Promise<number> {
   }
   let results: CaseResult[];
   try {
-    results = await runConformance(dir);
+    results = await runConformance(dir, { path: (parsed.values.path ?? "layers") as "layers" | "fused" });
   } catch (err) {
     console.error(`conformance: ${dir}: ${err instanceof Error ? err.message : String(err)}`);
     return 1;

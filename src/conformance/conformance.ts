@@ -43,6 +43,7 @@ import {
   type Tolerance,
   tolerance,
 } from "./fixtures.ts";
+import { fusable } from "../kernels/fused.ts";
 import { linear_backward, linear_forward } from "../kernels/linear.ts";
 import { mse_backward, mse_forward } from "../kernels/loss.ts";
 import { type BnVariant, canonicalName, MAX_LAYERS, MAX_WIDTH, Net, type NetSpec } from "../net/model.ts";
@@ -413,7 +414,7 @@ function loadNamed(net: Net, get: (name: string) => Tensor, named: unknown, what
  * step before (parameters, running statistics, Adam moments, step counter),
  * not chained from our own results, as the README prescribes.
  */
-function runNetworkStep(file: Json, c: Json, check: CaseCheck): void {
+function runNetworkStep(file: Json, c: Json, check: CaseCheck, options: ConformanceOptions): void {
   const spec = networkSpec(file, c);
   const batches = asList(file.batches, "batches").map((raw, k) => {
     const b = asObject(raw, `batches[${k}]`);
@@ -424,6 +425,8 @@ function runNetworkStep(file: Json, c: Json, check: CaseCheck): void {
   const net = new Net(spec, maxBatch);
   const opts = adamOptions(file.architecture?.optimizer, "architecture.optimizer");
   const bn = spec.bn !== "none";
+  const fused = options.path === "fused";
+  if (fused && !fusable(spec)) return check.fail("path", "the fused step does not take this network");
 
   const names = (v: unknown, field: string) =>
     asList(v, field).map((n, k) => {
@@ -475,13 +478,14 @@ function runNetworkStep(file: Json, c: Json, check: CaseCheck): void {
     const n = batch.x.shape[0];
     net.input(n).set(batch.x.data);
     net.target(n).set(batch.y.data);
-    const loss = net.lossAndGrad(n);
+    // The fused step takes the whole step, Adam included: the checks below read what it left.
+    const loss = fused ? fusedStep(net, batch, opts) : net.lossAndGrad(n);
     const wantLoss = asNumber(st.loss, p + "loss");
     check.close(p + "loss", loss, wantLoss, exactTol(wantLoss));
     if (st.pred !== undefined) {
       const want = asTensor(st.pred, p + "pred");
       const t = bn ? tolerance(want, TOL.networkBnPred.rtol, TOL.networkBnPred.atolRel) : exactTol(want);
-      check.close(p + "pred", net.prediction(n).f32, want, t);
+      check.close(p + "pred", (fused ? net.fusedPrediction(n) : net.prediction(n)).f32, want, t);
     }
 
     // Gradients: per tensor for `none`; against the step's global scale G with BN.
@@ -501,7 +505,7 @@ function runNetworkStep(file: Json, c: Json, check: CaseCheck): void {
       } else check.close(p + "grads." + name, got, want, { rtol: 0, atol: gTol });
     }
 
-    net.optimizerStep(opts);
+    if (!fused) net.optimizerStep(opts);
     const [b1, b2] = opts.betas;
     const paramsAfter = asObject(st.params_after, p + "params_after");
     const moment1 = asObject(st.adam_exp_avg, p + "adam_exp_avg");
@@ -548,7 +552,22 @@ function runNetworkStep(file: Json, c: Json, check: CaseCheck): void {
   }
 }
 
-type Runner = (file: Json, c: Json, check: CaseCheck) => void;
+/** How the network cases run: through the per-layer kernels or the fused step. */
+export interface ConformanceOptions {
+  /** `layers` (the per-layer kernels, the default) or `fused` (one kernel call per step). */
+  path: "layers" | "fused";
+}
+
+/** One fused training step on a fixture batch (the rows in order). */
+function fusedStep(net: Net, batch: { x: FixtureTensor; y: FixtureTensor }, opts: AdamOptions): number {
+  const n = batch.x.shape[0];
+  const xs = arena.f32([n, 1]).set(batch.x.data), ys = arena.f32([n, 1]).set(batch.y.data);
+  const order = arena.u32([n]);
+  order.u32.forEach((_, i, o) => o[i] = i);
+  return net.fusedTrainStep(xs, ys, order, 0, n, opts);
+}
+
+type Runner = (file: Json, c: Json, check: CaseCheck, options: ConformanceOptions) => void;
 
 /** The runner for each fixture kind (the `file` field without `.json`). */
 const RUNNERS: Record<string, Runner> = {
@@ -624,7 +643,7 @@ function fileProblem(file: string, field: string, message: string): CaseResult {
  * with a list of cases is one failing result; a case that breaks the schema
  * fails naming the field, and the other cases still run.
  */
-function runFixture(kind: string, file: Json, fileName = kind + ".json"): CaseResult[] {
+function runFixture(kind: string, file: Json, fileName: string, options: ConformanceOptions): CaseResult[] {
   const runner = Object.hasOwn(RUNNERS, kind) ? RUNNERS[kind] : undefined;
   if (typeof file !== "object" || file === null || Array.isArray(file)) {
     return [fileProblem(fileName, "file", `expected a JSON object, got ${shown(file)}`)];
@@ -643,7 +662,7 @@ function runFixture(kind: string, file: Json, fileName = kind + ".json"): CaseRe
         const kase = asObject(c, "case");
         asObject(kase.inputs, "inputs");
         asObject(kase.expected, "expected");
-        runner(file, kase, check);
+        runner(file, kase, check, options);
       }
       if (runner !== undefined && check.tensors === 0 && check.ok) check.fail("case", "nothing was compared");
     } catch (err) {
@@ -657,7 +676,10 @@ function runFixture(kind: string, file: Json, fileName = kind + ".json"): CaseRe
 }
 
 /** Runs every fixture file in `dir` (sorted by name) and returns one result per case. */
-export async function runConformance(dir: string): Promise<CaseResult[]> {
+export async function runConformance(
+  dir: string,
+  options: ConformanceOptions = { path: "layers" },
+): Promise<CaseResult[]> {
   const names: string[] = [];
   for await (const e of Deno.readDir(dir)) if (e.isFile && e.name.endsWith(".json")) names.push(e.name);
   names.sort();
@@ -681,7 +703,7 @@ export async function runConformance(dir: string): Promise<CaseResult[]> {
       continue;
     }
     const kind = typeof file?.file === "string" ? file.file.replace(/\.json$/, "") : name.replace(/\.json$/, "");
-    results.push(...runFixture(kind, file, name));
+    results.push(...runFixture(kind, file, name, options));
   }
   return results;
 }

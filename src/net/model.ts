@@ -35,6 +35,7 @@ import {
 } from "../kernels/batchnorm.ts";
 import type { BnSemantics } from "../kernels/batchnorm.ts";
 import { linear_backward, linear_forward } from "../kernels/linear.ts";
+import { fusable, fused_train_step, fusedWorkBytes } from "../kernels/fused.ts";
 import { mse_backward, mse_forward } from "../kernels/loss.ts";
 import type { Random } from "./random.ts";
 
@@ -148,6 +149,7 @@ function netAllocations(spec: NetSpec, maxBatch: number): Allocation[] {
   out.push(f32("x", [N, spec.inputs]), f32("target", [N, spec.outputs]), f32("pred", [N, spec.outputs]));
   out.push({ name: "sums", shape: [batchnormSumsLength(H)], dtype: "f64" });
   out.push(f32("weightT", [Math.max(...layout.map(([, shape]) => shape.reduce((a, b) => a * b, 1)))]));
+  if (fusable(spec)) out.push(f32("fusedWork", [Math.ceil(fusedWorkBytes(H, spec.layers, N) / 4)]));
   return out;
 }
 
@@ -263,6 +265,8 @@ export class Net {
   readonly #sums: Tensor;
   /** Scratch for a transposed weight (linear_forward). */
   readonly #weightT: Tensor;
+  /** The fused step's feature-major activations, where the network is narrow enough for it. */
+  readonly #fusedWork: Tensor | null;
 
   /** Allocates a network for batches of up to `maxBatch` rows; see {@link Net.reset} for the initial values. */
   constructor(spec: NetSpec, maxBatch: number) {
@@ -330,6 +334,7 @@ export class Net {
     this.#full = { x: take("x"), target: take("target"), blocks, pred: take("pred"), dpred: gradBlock(spec.outputs) };
     this.#sums = take("sums");
     this.#weightT = take("weightT");
+    this.#fusedWork = allocated.get("fusedWork") ?? null;
     this.reset();
   }
 
@@ -524,6 +529,29 @@ export class Net {
   optimizerStep(opts: AdamOptions): void {
     this.step += 1;
     adam_update(this.params, this.grads, this.adamM, this.adamV, null, opts, this.step);
+  }
+
+  /**
+   * One training step in one kernel call (src/kernels/fused.ts) on rows
+   * `order[from … from+n)` of the sample columns `xs`, `ys`: the gradients,
+   * running statistics, Adam state and parameters end as {@link Net.trainStep}
+   * leaves them, to rounding (the products sum in another order). Only for a
+   * network {@link fusable} says it can take. Returns the loss before the update.
+   */
+  fusedTrainStep(xs: Tensor, ys: Tensor, order: Tensor, from: number, n: number, opts: AdamOptions): number {
+    if (this.#fusedWork === null) throw new RangeError("the fused step takes 1 → 1 networks of width 1…64 only");
+    this.#acts(n);
+    this.step += 1;
+    const { spec } = this;
+    const bn = spec.bn === "none" ? null : spec.bn;
+    const shape = { ...spec, bn };
+    return fused_train_step(this, this.#fusedWork, xs, ys, order, from, n, shape, opts, this.step);
+  }
+
+  /** The predictions of the last {@link Net.fusedTrainStep} on `n` rows (training mode), [n, 1]. */
+  fusedPrediction(n: number): Tensor {
+    if (this.#fusedWork === null) throw new RangeError("this network has no fused step");
+    return this.#fusedWork.slice(2 * ((n + 3) & ~3), [n, 1]);
   }
 
   /** {@link Net.lossAndGrad} then {@link Net.optimizerStep}; returns the loss before the update. */
