@@ -21,6 +21,13 @@
 import { adam_update } from "./adam";
 import { relu_backward, relu_forward, sigmoid_backward, sigmoid_forward, tanh_backward, tanh_forward } from "./activations";
 import { BN_MYBN, BN_TORCH } from "./batchnorm";
+import { hi64, lo64 } from "./lib/simd";
+
+/** Two f64x2 back to four f32 lanes (one rounding each). */
+// @ts-ignore: decorator
+@inline function to32(lo: v128, hi: v128): v128 {
+  return i32x4.shuffle(f32x4.demote_f64x2_zero(lo), f32x4.demote_f64x2_zero(hi), 0, 1, 4, 5);
+}
 
 export { BN_MYBN, BN_TORCH };
 
@@ -42,23 +49,100 @@ export function fused_work_bytes(H: i32, L: i32, B: i32): i32 {
   return (4 * S + 3 * L * H * S + 3 * H * S) * 4 + 2 * L * H * 8 + 64;
 }
 
-/** y[o][n] = b[o] + Σ_i w[o][i]·x[i][n] for o < out, n over whole vectors of the stride S. */
+/**
+ * y[o][n] = b[o] + Σ_i w[o][i]·x[i][n] for o < out, over whole vectors of the
+ * stride S. Register blocks of four outputs × two vectors of the batch: each
+ * input row's two loads feed eight independent FMA chains (one chain would
+ * wait on the FMA latency, one output per load on the loads).
+ */
 // @ts-ignore: decorator
 @inline function linear(y: usize, x: usize, w: usize, b: usize, inF: i32, out: i32, S: i32): void {
-  const row = <usize>S << 2;
-  for (let o = 0; o < out; o++) {
-    const bias = f32x4.splat(load<f32>(b + (<usize>o << 2)));
-    const wo = w + (<usize>(o * inF) << 2);
-    const yo = y + <usize>o * row;
-    for (let n = 0; n < S; n += 4) {
+  const row = <usize>S << 2, wrow = <usize>inF << 2;
+  let o = 0;
+  for (; o + 4 <= out; o += 4) {
+    const wo = w + <usize>o * wrow, yo = y + <usize>o * row;
+    const b0 = f32x4.splat(load<f32>(b + (<usize>o << 2))), b1 = f32x4.splat(load<f32>(b + (<usize>o << 2), 4));
+    const b2 = f32x4.splat(load<f32>(b + (<usize>o << 2), 8)), b3 = f32x4.splat(load<f32>(b + (<usize>o << 2), 12));
+    for (let n = 0; n < S; n += 8) {
       const nb = <usize>n << 2;
-      let acc = bias;
+      const two = n + 8 <= S;
+      let a0 = b0, a1 = b1, a2 = b2, a3 = b3, c0 = b0, c1 = b1, c2 = b2, c3 = b3;
       for (let i = 0; i < inF; i++) {
-        acc = f32x4.relaxed_madd(f32x4.splat(load<f32>(wo + (<usize>i << 2))), v128.load(x + <usize>i * row + nb), acc);
+        const xi = x + <usize>i * row + nb;
+        const x0 = v128.load(xi), x1 = two ? v128.load(xi, 16) : x0;
+        const wi = wo + (<usize>i << 2);
+        const w0 = v128.load32_splat(wi), w1 = v128.load32_splat(wi + wrow);
+        const w2 = v128.load32_splat(wi + 2 * wrow), w3 = v128.load32_splat(wi + 3 * wrow);
+        a0 = f32x4.relaxed_madd(w0, x0, a0);
+        a1 = f32x4.relaxed_madd(w1, x0, a1);
+        a2 = f32x4.relaxed_madd(w2, x0, a2);
+        a3 = f32x4.relaxed_madd(w3, x0, a3);
+        c0 = f32x4.relaxed_madd(w0, x1, c0);
+        c1 = f32x4.relaxed_madd(w1, x1, c1);
+        c2 = f32x4.relaxed_madd(w2, x1, c2);
+        c3 = f32x4.relaxed_madd(w3, x1, c3);
       }
-      v128.store(yo + nb, acc);
+      v128.store(yo + nb, a0);
+      v128.store(yo + row + nb, a1);
+      v128.store(yo + 2 * row + nb, a2);
+      v128.store(yo + 3 * row + nb, a3);
+      if (two) {
+        v128.store(yo + nb, c0, 16);
+        v128.store(yo + row + nb, c1, 16);
+        v128.store(yo + 2 * row + nb, c2, 16);
+        v128.store(yo + 3 * row + nb, c3, 16);
+      }
     }
   }
+  for (; o < out; o++) {
+    const bias = f32x4.splat(load<f32>(b + (<usize>o << 2)));
+    const wo = w + <usize>o * wrow, yo = y + <usize>o * row;
+    for (let n = 0; n < S; n += 8) {
+      const nb = <usize>n << 2;
+      const two = n + 8 <= S;
+      let a0 = bias, a1 = bias;
+      for (let i = 0; i < inF; i++) {
+        const wv = v128.load32_splat(wo + (<usize>i << 2));
+        const xi = x + <usize>i * row + nb;
+        a0 = f32x4.relaxed_madd(wv, v128.load(xi), a0);
+        if (two) a1 = f32x4.relaxed_madd(wv, v128.load(xi, 16), a1);
+      }
+      v128.store(yo + nb, a0);
+      if (two) v128.store(yo + nb, a1, 16);
+    }
+  }
+}
+
+/** Σ_n a[n]·b[n] over the stride S (zeros past the batch add nothing), in four chains. */
+// @ts-ignore: decorator
+@inline function dot(a: usize, b: usize, S: i32): f32 {
+  let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
+  let n = 0;
+  for (; n + 16 <= S; n += 16) {
+    const nb = <usize>n << 2;
+    a0 = f32x4.relaxed_madd(v128.load(a + nb), v128.load(b + nb), a0);
+    a1 = f32x4.relaxed_madd(v128.load(a + nb, 16), v128.load(b + nb, 16), a1);
+    a2 = f32x4.relaxed_madd(v128.load(a + nb, 32), v128.load(b + nb, 32), a2);
+    a3 = f32x4.relaxed_madd(v128.load(a + nb, 48), v128.load(b + nb, 48), a3);
+  }
+  for (; n < S; n += 4) a0 = f32x4.relaxed_madd(v128.load(a + (<usize>n << 2)), v128.load(b + (<usize>n << 2)), a0);
+  return lanes(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)));
+}
+
+/** Σ_n a[n] over the stride S, in four chains. */
+// @ts-ignore: decorator
+@inline function total(a: usize, S: i32): f32 {
+  let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
+  let n = 0;
+  for (; n + 16 <= S; n += 16) {
+    const nb = <usize>n << 2;
+    a0 = f32x4.add(a0, v128.load(a + nb));
+    a1 = f32x4.add(a1, v128.load(a + nb, 16));
+    a2 = f32x4.add(a2, v128.load(a + nb, 32));
+    a3 = f32x4.add(a3, v128.load(a + nb, 48));
+  }
+  for (; n < S; n += 4) a0 = f32x4.add(a0, v128.load(a + (<usize>n << 2)));
+  return lanes(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)));
 }
 
 /** Σ of the four lanes. */
@@ -70,7 +154,8 @@ export function fused_work_bytes(H: i32, L: i32, B: i32): i32 {
 /**
  * The weight gradients of a Linear layer from its output gradient dy[out][S]
  * (zero past the batch) and its input x[in][S]: dw[o][i] = Σ_n dy[o][n]·x[i][n],
- * db[o] = Σ_n dy[o][n] (written). With `dx`, also dx[i][n] = Σ_o w[o][i]·dy[o][n].
+ * db[o] = Σ_n dy[o][n] (written). With `dx`, also dx[i][n] = Σ_o w[o][i]·dy[o][n]
+ * (the forward's loop with the weight read transposed).
  */
 // @ts-ignore: decorator
 @inline function linearBackward(
@@ -79,39 +164,121 @@ export function fused_work_bytes(H: i32, L: i32, B: i32): i32 {
   const row = <usize>S << 2;
   for (let o = 0; o < out; o++) {
     const dyo = dy + <usize>o * row;
-    let sum = f32x4.splat(0);
-    for (let n = 0; n < S; n += 4) sum = f32x4.add(sum, v128.load(dyo + (<usize>n << 2)));
-    store<f32>(db + (<usize>o << 2), lanes(sum));
-    for (let i = 0; i < inF; i++) {
-      const xi = x + <usize>i * row;
-      let acc = f32x4.splat(0);
+    store<f32>(db + (<usize>o << 2), total(dyo, S));
+    let i = 0;
+    // Four inputs at a time: each dy load feeds four chains.
+    for (; i + 4 <= inF; i += 4) {
+      const x0 = x + <usize>i * row;
+      let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
       for (let n = 0; n < S; n += 4) {
         const nb = <usize>n << 2;
-        acc = f32x4.relaxed_madd(v128.load(dyo + nb), v128.load(xi + nb), acc);
+        const g = v128.load(dyo + nb), xi = x0 + nb;
+        a0 = f32x4.relaxed_madd(g, v128.load(xi), a0);
+        a1 = f32x4.relaxed_madd(g, v128.load(xi + row), a1);
+        a2 = f32x4.relaxed_madd(g, v128.load(xi + 2 * row), a2);
+        a3 = f32x4.relaxed_madd(g, v128.load(xi + 3 * row), a3);
       }
-      store<f32>(dw + (<usize>(o * inF + i) << 2), lanes(acc));
+      const d = dw + (<usize>(o * inF + i) << 2);
+      store<f32>(d, lanes(a0));
+      store<f32>(d, lanes(a1), 4);
+      store<f32>(d, lanes(a2), 8);
+      store<f32>(d, lanes(a3), 12);
     }
+    for (; i < inF; i++) store<f32>(dw + (<usize>(o * inF + i) << 2), dot(dyo, x + <usize>i * row, S));
   }
   if (dx == 0) return;
-  for (let i = 0; i < inF; i++) {
+  // dx = Wᵀ·dy: the forward's blocks with the weight read down its columns.
+  const wrow = <usize>inF << 2;
+  let i = 0;
+  for (; i + 4 <= inF; i += 4) {
+    const dxi = dx + <usize>i * row;
+    for (let n = 0; n < S; n += 8) {
+      const nb = <usize>n << 2;
+      const two = n + 8 <= S;
+      let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0, c0 = a0, c1 = a0, c2 = a0, c3 = a0;
+      for (let o = 0; o < out; o++) {
+        const d = dy + <usize>o * row + nb;
+        const d0 = v128.load(d), d1 = two ? v128.load(d, 16) : d0;
+        const wo = w + <usize>o * wrow + (<usize>i << 2);
+        const w0 = v128.load32_splat(wo), w1 = v128.load32_splat(wo + 4);
+        const w2 = v128.load32_splat(wo + 8), w3 = v128.load32_splat(wo + 12);
+        a0 = f32x4.relaxed_madd(w0, d0, a0);
+        a1 = f32x4.relaxed_madd(w1, d0, a1);
+        a2 = f32x4.relaxed_madd(w2, d0, a2);
+        a3 = f32x4.relaxed_madd(w3, d0, a3);
+        c0 = f32x4.relaxed_madd(w0, d1, c0);
+        c1 = f32x4.relaxed_madd(w1, d1, c1);
+        c2 = f32x4.relaxed_madd(w2, d1, c2);
+        c3 = f32x4.relaxed_madd(w3, d1, c3);
+      }
+      v128.store(dxi + nb, a0);
+      v128.store(dxi + row + nb, a1);
+      v128.store(dxi + 2 * row + nb, a2);
+      v128.store(dxi + 3 * row + nb, a3);
+      if (two) {
+        v128.store(dxi + nb, c0, 16);
+        v128.store(dxi + row + nb, c1, 16);
+        v128.store(dxi + 2 * row + nb, c2, 16);
+        v128.store(dxi + 3 * row + nb, c3, 16);
+      }
+    }
+  }
+  for (; i < inF; i++) {
     const dxi = dx + <usize>i * row;
     for (let n = 0; n < S; n += 4) {
       const nb = <usize>n << 2;
       let acc = f32x4.splat(0);
       for (let o = 0; o < out; o++) {
-        const wv = f32x4.splat(load<f32>(w + (<usize>(o * inF + i) << 2)));
-        acc = f32x4.relaxed_madd(wv, v128.load(dy + <usize>o * row + nb), acc);
+        acc = f32x4.relaxed_madd(v128.load32_splat(w + <usize>o * wrow + (<usize>i << 2)), v128.load(dy + <usize>o * row + nb), acc);
       }
       v128.store(dxi + nb, acc);
     }
   }
 }
 
+/** Σ of a row's first B values in f64: two f64x2 chains over whole vectors, then the tail in order. */
+// @ts-ignore: decorator
+@inline function sumF64(p: usize, B: i32): f64 {
+  let a0 = f64x2.splat(0), a1 = a0;
+  const B4 = B & ~3;
+  for (let n = 0; n < B4; n += 4) {
+    const v = v128.load(p + (<usize>n << 2));
+    a0 = f64x2.add(a0, lo64(v));
+    a1 = f64x2.add(a1, hi64(v));
+  }
+  const a = f64x2.add(a0, a1);
+  let s = f64x2.extract_lane(a, 0) + f64x2.extract_lane(a, 1);
+  for (let n = B4; n < B; n++) s += <f64>load<f32>(p + (<usize>n << 2));
+  return s;
+}
+
+/** Σ (x − m)² over a row's first B values in f64. */
+// @ts-ignore: decorator
+@inline function squaresF64(p: usize, B: i32, m: f64): f64 {
+  const mv = f64x2.splat(m);
+  let a0 = f64x2.splat(0), a1 = a0;
+  const B4 = B & ~3;
+  for (let n = 0; n < B4; n += 4) {
+    const v = v128.load(p + (<usize>n << 2));
+    const d0 = f64x2.sub(lo64(v), mv), d1 = f64x2.sub(hi64(v), mv);
+    a0 = f64x2.relaxed_madd(d0, d0, a0);
+    a1 = f64x2.relaxed_madd(d1, d1, a1);
+  }
+  const a = f64x2.add(a0, a1);
+  let s = f64x2.extract_lane(a, 0) + f64x2.extract_lane(a, 1);
+  for (let n = B4; n < B; n++) {
+    const d = <f64>load<f32>(p + (<usize>n << 2)) - m;
+    s += d * d;
+  }
+  return s;
+}
+
 /**
  * Training-mode BN of each feature row of z[H][S] over its first B values:
  * mean and biased variance in f64 (two passes), the running statistics
- * updated as the batchnorm module does for `semantics`, u = γ·x̂ + β, and the
- * f64 caches mean[H] and rstd[H] for the backward.
+ * updated as the batchnorm module does for `semantics`, u = γ·x̂ + β (x̂ and
+ * the affine step in f64, rounded once), and the f64 caches mean[H] and
+ * rstd[H] for the backward.
  */
 // @ts-ignore: decorator
 @inline function bnForward(
@@ -121,14 +288,8 @@ export function fused_work_bytes(H: i32, L: i32, B: i32): i32 {
   const row = <usize>S << 2;
   for (let o = 0; o < H; o++) {
     const zo = z + <usize>o * row, uo = u + <usize>o * row;
-    let s: f64 = 0;
-    for (let n = 0; n < B; n++) s += <f64>load<f32>(zo + (<usize>n << 2));
-    const m = s / <f64>B;
-    let ss: f64 = 0;
-    for (let n = 0; n < B; n++) {
-      const d = <f64>load<f32>(zo + (<usize>n << 2)) - m;
-      ss += d * d;
-    }
+    const m = sumF64(zo, B) / <f64>B;
+    const ss = squaresF64(zo, B, m);
     const varBiased = ss / <f64>B;
     const pm = rm + (<usize>o << 2), pv = rv + (<usize>o << 2);
     if (semantics == BN_MYBN) {
@@ -141,10 +302,13 @@ export function fused_work_bytes(H: i32, L: i32, B: i32): i32 {
     const r = 1.0 / Math.sqrt(varBiased + eps);
     store<f64>(mean + (<usize>o << 3), m);
     store<f64>(rstd + (<usize>o << 3), r);
-    const g = <f64>load<f32>(gamma + (<usize>o << 2)), b = <f64>load<f32>(beta + (<usize>o << 2));
-    for (let n = 0; n < S; n++) {
+    const g = f64x2.splat(<f64>load<f32>(gamma + (<usize>o << 2))), b = f64x2.splat(<f64>load<f32>(beta + (<usize>o << 2)));
+    const mv = f64x2.splat(m), rv2 = f64x2.splat(r);
+    for (let n = 0; n < S; n += 4) {
       const p = <usize>n << 2;
-      store<f32>(uo + p, <f32>(g * ((<f64>load<f32>(zo + p) - m) * r) + b));
+      const v = v128.load(zo + p);
+      const h0 = f64x2.mul(f64x2.sub(lo64(v), mv), rv2), h1 = f64x2.mul(f64x2.sub(hi64(v), mv), rv2);
+      v128.store(uo + p, to32(f64x2.relaxed_madd(g, h0, b), f64x2.relaxed_madd(g, h1, b)));
     }
   }
 }
@@ -160,11 +324,25 @@ export function fused_work_bytes(H: i32, L: i32, B: i32): i32 {
   H: i32, B: i32, S: i32,
 ): void {
   const row = <usize>S << 2;
+  const B4 = B & ~3;
   for (let o = 0; o < H; o++) {
     const zo = z + <usize>o * row, duo = du + <usize>o * row, dzo = dz + <usize>o * row;
     const m = load<f64>(mean + (<usize>o << 3)), r = load<f64>(rstd + (<usize>o << 3));
-    let sdy: f64 = 0, sdyx: f64 = 0;
-    for (let n = 0; n < B; n++) {
+    const mv = f64x2.splat(m), rv = f64x2.splat(r);
+    let s0 = f64x2.splat(0), s1 = s0, t0 = s0, t1 = s0;
+    for (let n = 0; n < B4; n += 4) {
+      const p = <usize>n << 2;
+      const g = v128.load(duo + p), x = v128.load(zo + p);
+      const g0 = lo64(g), g1 = hi64(g);
+      s0 = f64x2.add(s0, g0);
+      s1 = f64x2.add(s1, g1);
+      t0 = f64x2.relaxed_madd(g0, f64x2.mul(f64x2.sub(lo64(x), mv), rv), t0);
+      t1 = f64x2.relaxed_madd(g1, f64x2.mul(f64x2.sub(hi64(x), mv), rv), t1);
+    }
+    const sv = f64x2.add(s0, s1), tv = f64x2.add(t0, t1);
+    let sdy = f64x2.extract_lane(sv, 0) + f64x2.extract_lane(sv, 1);
+    let sdyx = f64x2.extract_lane(tv, 0) + f64x2.extract_lane(tv, 1);
+    for (let n = B4; n < B; n++) {
       const p = <usize>n << 2;
       const g = <f64>load<f32>(duo + p);
       sdy += g;
@@ -172,13 +350,17 @@ export function fused_work_bytes(H: i32, L: i32, B: i32): i32 {
     }
     store<f32>(dbeta + (<usize>o << 2), <f32>sdy);
     store<f32>(dgamma + (<usize>o << 2), <f32>sdyx);
-    const k = <f64>load<f32>(gamma + (<usize>o << 2)) * r / <f64>B;
-    const nf = <f64>B;
-    for (let n = 0; n < B; n++) {
+    const k = f64x2.splat(<f64>load<f32>(gamma + (<usize>o << 2)) * r / <f64>B);
+    const nf = f64x2.splat(<f64>B), sd = f64x2.splat(sdy), sx = f64x2.splat(sdyx);
+    for (let n = 0; n < S; n += 4) {
       const p = <usize>n << 2;
-      const h = (<f64>load<f32>(zo + p) - m) * r;
-      store<f32>(dzo + p, <f32>(k * (nf * <f64>load<f32>(duo + p) - sdy - h * sdyx)));
+      const g = v128.load(duo + p), x = v128.load(zo + p);
+      const h0 = f64x2.mul(f64x2.sub(lo64(x), mv), rv), h1 = f64x2.mul(f64x2.sub(hi64(x), mv), rv);
+      const d0 = f64x2.mul(k, f64x2.sub(f64x2.sub(f64x2.mul(nf, lo64(g)), sd), f64x2.mul(h0, sx)));
+      const d1 = f64x2.mul(k, f64x2.sub(f64x2.sub(f64x2.mul(nf, hi64(g)), sd), f64x2.mul(h1, sx)));
+      v128.store(dzo + p, to32(d0, d1));
     }
+    // Past the batch the gradient is zero (the weight gradients sum over whole vectors).
     for (let n = B; n < S; n++) store<f32>(dzo + (<usize>n << 2), 0);
   }
 }

@@ -45,6 +45,7 @@ Deno.test("every kernel module's only import is the shared memory (peak.wasm has
     "adam.wasm",
     "batchnorm.wasm",
     "data.wasm",
+    "fused.wasm",
     "linear.wasm",
     "loss.wasm",
     "matmul.wasm",

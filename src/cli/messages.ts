@@ -44,6 +44,8 @@ export function planMessage(p: PlanProblem): string {
       return `--seed ${p.seed} with --seeds ${p.seeds} runs past seed ${MAX_SEED}`;
     case "batch":
       return batchMessage(p.problem);
+    case "path":
+      return `--path fused takes --hidden 1…${p.maxWidth}, got ${p.hidden}; use --path auto or layers`;
     case "memory": {
       const { hidden, layers, batchSize } = p.config;
       const what = `--hidden ${hidden} × --layers ${layers} with --batch-size ${batchSize} needs ${

@@ -67,6 +67,8 @@ over the product of all lists, e.g. --lr 0.01,0.02 --hidden 10,32 is 4 configura
                       (on by default, for the first seed of each group, up to ${MAX_DIAGNOSED_GROUPS} groups)
   --diagnostics       draw them for a larger sweep too
   --threads N         threads per run for the large kernels, 1…64  (2 from width 128 on, else 1)
+  --path P            the training step: fused (one kernel call per step, width ≤ 64),
+                      layers (a kernel per layer), auto (fused up to width 16)  (auto)
   --jobs N            runs trained at once, each in its own worker, 1…64
                       (the cores ÷ threads, within --max-memory; 1 for a short experiment)
   --out DIR           output directory                        (runs/<timestamp>)
@@ -163,6 +165,7 @@ export function parseOptions(args: string[]): TrainOptions {
     "log-y": { type: "boolean" },
     threads: { type: "string" },
     jobs: { type: "string" },
+    path: { type: "string" },
     quiet: { type: "boolean" },
     "max-memory": { type: "string" },
     json: { type: "boolean" },
@@ -197,6 +200,7 @@ export function parseOptions(args: string[]): TrainOptions {
     force: v.force ?? false,
     threads: v.threads === undefined ? null : wholeNumber("threads", v.threads, 1, 64),
     jobs: v.jobs === undefined ? null : wholeNumber("jobs", v.jobs, 1, 64),
+    path: oneOf("path", v.path ?? "auto", ["auto", "fused", "layers"] as const),
     maxMemory: v["max-memory"] === undefined ? null : byteSize("max-memory", v["max-memory"]),
     quiet: v.quiet ?? false,
     json: v.json ?? false,

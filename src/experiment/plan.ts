@@ -19,7 +19,15 @@ import { gemmScratchBytes } from "../kernels/matmul.ts";
 import { MAX_PAGES, PAGE_BYTES } from "../kernels/memory.ts";
 import { TEST_SIZE, TRAIN_SIZE } from "../net/dataset.ts";
 import { BN_VARIANTS, type BnVariant } from "../net/model.ts";
-import { type BatchProblem, batchProblem, DEFAULTS, trainBytes, type TrainConfig } from "../net/train.ts";
+import { fusable, FUSED_MAX_WIDTH } from "../kernels/fused.ts";
+import {
+  type BatchProblem,
+  batchProblem,
+  DEFAULTS,
+  trainBytes,
+  type TrainConfig,
+  type TrainPath,
+} from "../net/train.ts";
 import { type Configuration, configurations, type Grid, type Group, groups, singleGrid } from "./sweep.ts";
 
 /** What an experiment is asked to do: the train command's flags, as values. */
@@ -46,6 +54,8 @@ export interface ExperimentRequest {
   jobs: number | null;
   /** Refuse a plan that needs more bytes than this; null: half of the RAM. */
   maxMemory: number | null;
+  /** The training step for every run (see {@link TrainPath}). */
+  path: TrainPath;
 }
 
 /** The notebook's experiment: every variant, the notebook's settings, seed 0, defaults for the rest. */
@@ -61,6 +71,7 @@ export const NOTEBOOK_REQUEST: Readonly<ExperimentRequest> = {
   threads: null,
   jobs: null,
   maxMemory: null,
+  path: "auto",
 };
 
 /** What the plan needs to know of the machine. */
@@ -126,6 +137,7 @@ export type PlanProblem =
   | { kind: "too-many-runs"; runs: number; configurations: number; seeds: number; variants: number; maxRuns: number }
   | { kind: "seed-range"; seed: number; seeds: number }
   | { kind: "batch"; problem: BatchProblem }
+  | { kind: "path"; hidden: number; maxWidth: number }
   | { kind: "memory"; need: number; limit: number; limitFrom: "wasm32" | "ram" | "max-memory"; config: TrainConfig };
 
 /** A request that cannot run; {@link PlanError.problem} says why. */
@@ -189,6 +201,7 @@ export function makePlan(request: ExperimentRequest, machine: Machine): Plan {
     epochs: request.epochs,
     dropLast: request.dropLast,
     seed: request.seed,
+    path: request.path,
   };
   const configs = configurations(request.grid, base);
   const groupList = groups(configs, request.variants);
@@ -211,6 +224,12 @@ export function makePlan(request: ExperimentRequest, machine: Machine): Plan {
       const problem = batchProblem(trainSize, c.config);
       if (problem) throw new PlanError({ kind: "batch", problem });
     }
+  }
+  if (request.path === "fused") {
+    const wide = configs.find((c) =>
+      !fusable({ inputs: 1, outputs: 1, hidden: c.config.hidden, layers: c.config.layers })
+    );
+    if (wide) throw new PlanError({ kind: "path", hidden: wide.config.hidden, maxWidth: FUSED_MAX_WIDTH });
   }
   const threads = request.threads ?? Math.max(...configs.map((c) => defaultThreads(c.config.hidden, machine.cores)));
   const diagnose = request.diagnostics ?? groupList.length <= MAX_DIAGNOSED_GROUPS;

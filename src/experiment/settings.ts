@@ -11,7 +11,7 @@
  * ```
  * @module
  */
-import type { TrainConfig } from "../net/train.ts";
+import { type TrainConfig, trainPath } from "../net/train.ts";
 import type { Plan } from "./plan.ts";
 import type { SweepKey } from "./sweep.ts";
 
@@ -40,6 +40,7 @@ const TRAINING: { key: string; label: string; of: (c: TrainConfig) => string | n
     { key: "activation", label: "activation", of: (c) => c.activation, sweep: "activation" },
     { key: "momentum", label: "BN momentum", of: (c) => c.momentum, sweep: "momentum" },
     { key: "seed", label: "seed", of: (c) => c.seed },
+    { key: "path", label: "training step", of: (c) => trainPath(c) },
   ];
 
 /** What every run shares and no flag sets: the optimizer and the data. */

@@ -17,6 +17,7 @@ import type { Activation } from "../kernels/activations.ts";
 import { ADAM_DEFAULTS } from "../kernels/adam.ts";
 import { arena } from "../kernels/arena.ts";
 import { count_nonfinite, gather_rows } from "../kernels/data.ts";
+import { fusable } from "../kernels/fused.ts";
 import type { Samples } from "./dataset.ts";
 import { type BnVariant, defaultEps, Net, netBytes, type NetSpec } from "./model.ts";
 import { Random } from "./random.ts";
@@ -41,6 +42,27 @@ export interface TrainConfig {
   seed: number;
   /** Drop the last batch when it is smaller than `batchSize`. */
   dropLast: boolean;
+  /** The training step: one fused kernel call, the per-layer kernels, or `auto` (fused where it is faster). */
+  path: TrainPath;
+}
+
+/** How a step is computed: `fused` (one kernel call), `layers` (a kernel per layer), or `auto`. */
+export type TrainPath = "auto" | "fused" | "layers";
+
+/**
+ * The widest network `auto` trains with the fused step: up to here it is
+ * faster than the per-layer kernels (bench:train), beyond them the blocked
+ * products of the per-layer path win.
+ */
+export const FUSED_AUTO_WIDTH = 16;
+
+/** The step `config` trains with: `auto` resolved by width (the networks here have one input and one output). */
+export function trainPath(config: Pick<TrainConfig, "path" | "hidden" | "layers">): "fused" | "layers" {
+  if (config.path !== "auto") return config.path;
+  return fusable({ inputs: 1, outputs: 1, hidden: config.hidden, layers: config.layers }) &&
+      config.hidden <= FUSED_AUTO_WIDTH
+    ? "fused"
+    : "layers";
 }
 
 /** The notebook's settings. */
@@ -54,6 +76,7 @@ export const DEFAULTS: Readonly<TrainConfig> = {
   momentum: 0.5,
   seed: 0,
   dropLast: false,
+  path: "auto",
 };
 
 /** Where and why a run stopped before its last epoch. */
@@ -198,6 +221,7 @@ export async function trainVariant(
     const maxBatch = Math.max(Math.min(config.batchSize, train.x.length), test.x.length);
     const net = new Net(specFor(variant, config), maxBatch);
     net.initialize(new Random(config.seed, "init"));
+    const fused = trainPath(config) === "fused";
     const shuffle = new Random(config.seed, "shuffle");
     const adam = { ...ADAM_DEFAULTS, lr: config.lr };
     const nTest = test.x.length;
@@ -242,13 +266,19 @@ export async function trainVariant(
       let sum = 0, seen = 0, from = 0;
       for (let step = 0; step < sizes.length; step++) {
         const n = sizes[step];
-        gather_rows(net.input(n), trainX, order, from);
-        gather_rows(net.target(n), trainY, order, from);
-        const loss = net.lossAndGrad(n);
+        let loss: number;
+        if (fused) {
+          // One call: forward, backward and Adam. The gradients stay in net.grads for the checks and hooks.
+          loss = net.fusedTrainStep(trainX, trainY, order, from, n, adam);
+        } else {
+          gather_rows(net.input(n), trainX, order, from);
+          gather_rows(net.target(n), trainY, order, from);
+          loss = net.lossAndGrad(n);
+        }
         if (!Number.isFinite(loss)) return stop("diverged", epoch, step, "non-finite loss");
         if (count_nonfinite(net.grads) > 0) return stop("diverged", epoch, step, "non-finite gradient");
         hooks.onBackward?.(net);
-        net.optimizerStep(adam);
+        if (!fused) net.optimizerStep(adam);
         if (count_nonfinite(net.params) > 0) return stop("diverged", epoch, step, "non-finite parameter");
         sum += loss * n;
         seen += n;
