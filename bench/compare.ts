@@ -59,7 +59,7 @@ if (import.meta.main) {
     for (const hidden of grid.hidden) {
       for (const batch of grid.batch) {
         for (const variant of grid.variants) {
-          const b = benchCell(hidden, batch, variant, threads, layers, window, reps);
+          const b = benchCell(hidden, batch, variant, threads, layers, window, reps, grid.path);
           const t = torch.find((r) =>
             r.hidden === hidden && r.batch === batch && r.variant === variant && r.threads === threads
           );

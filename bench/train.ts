@@ -24,7 +24,7 @@ import { BN_VARIANTS, type BnVariant, Net, parameterShapes } from "../src/net/mo
 import { decimalNumber } from "../src/outputs/numbers.ts";
 import { Random } from "../src/net/random.ts";
 import { startThreads } from "../src/kernels/threads.ts";
-import { DEFAULTS, specFor } from "../src/net/train.ts";
+import { DEFAULTS, specFor, type TrainPath, trainPath } from "../src/net/train.ts";
 import { measurePeak } from "./peak.ts";
 
 /** One cell of the grid. */
@@ -73,10 +73,12 @@ export function benchCell(
   layers: number,
   window: number,
   reps: number,
+  path: TrainPath = "auto",
 ): TrainBenchResult {
   const mark = arena.mark();
   try {
-    const net = new Net(specFor(variant, { ...DEFAULTS, hidden, layers }), batch);
+    const config = { ...DEFAULTS, hidden, layers, path };
+    const net = new Net(specFor(variant, config), batch);
     net.initialize(new Random(0, "init"));
     const rng = new Random(0, "data");
     const x = net.input(batch).f32, y = net.target(batch).f32;
@@ -85,7 +87,13 @@ export function benchCell(
       y[i] = x[i] * x[i] + rng.normal();
     }
     const adam = { ...ADAM_DEFAULTS, lr: 0.02 };
-    const train = rate(() => net.trainStep(batch, adam), window, reps);
+    // The fused step gathers its batch itself (by an identity order here); the per-layer one trains on x, y as set.
+    const xs = arena.f32([batch, 1]).set(x), ys = arena.f32([batch, 1]).set(y);
+    const order = arena.u32([batch]);
+    order.u32.forEach((_, i, o) => o[i] = i);
+    const fused = trainPath(config) === "fused";
+    const step = fused ? () => net.fusedTrainStep(xs, ys, order, 0, batch, adam) : () => net.trainStep(batch, adam);
+    const train = rate(step, window, reps);
     const evals = rate(() => net.forward(batch, false), window, reps);
     return {
       hidden,
@@ -109,6 +117,7 @@ export const GRID_OPTIONS = {
   layers: { type: "string", default: "4" },
   window: { type: "string", default: "1" },
   reps: { type: "string", default: "3" },
+  path: { type: "string", default: "auto" },
 } as const;
 
 /** The bench grid, its numbers read strictly (plain decimals, each flag once), as train reads its own. */
@@ -120,6 +129,15 @@ export interface BenchGrid {
   layers: number;
   window: number;
   reps: number;
+  /** The training step (see TrainPath). */
+  path: TrainPath;
+}
+
+function pathOf(raw: string): TrainPath {
+  if (raw !== "auto" && raw !== "fused" && raw !== "layers") {
+    throw new UsageError(`--path takes auto, fused or layers, got ${JSON.stringify(raw)}`);
+  }
+  return raw;
 }
 
 /** Parses `args` against {@link GRID_OPTIONS} and `extra`; prints the one-line error and exits 2 on a bad flag. */
@@ -155,6 +173,7 @@ export function parseBenchFlags(
       layers: whole("layers", values.layers as string),
       window: whole("window", values.window as string),
       reps: whole("reps", values.reps as string),
+      path: pathOf(values.path as string),
     };
     return { grid, values };
   } catch (err) {
@@ -166,7 +185,7 @@ export function parseBenchFlags(
 
 const USAGE = `Usage: deno task bench:train [--hidden 10,64,256,1024] [--batch 64,1024]
                             [--variants torch,none] [--threads 1,2] [--layers 4]
-                            [--window 1] [--reps 3] [--json]`;
+                            [--window 1] [--reps 3] [--path auto|fused|layers] [--json]`;
 
 if (import.meta.main) {
   const { grid, values } = parseBenchFlags("bench:train", Deno.args, {
@@ -189,7 +208,7 @@ if (import.meta.main) {
       for (const variant of grid.variants) {
         for (const threads of grid.threads) {
           await startThreads(threads);
-          const r = benchCell(hidden, batch, variant, threads, layers, window, reps);
+          const r = benchCell(hidden, batch, variant, threads, layers, window, reps, grid.path);
           results.push(r);
           if (!values.json) {
             const gflops = trainStepFlops(hidden, batch, layers) * r.train_steps_per_s / 1e9;
