@@ -94,21 +94,34 @@ export function fused_work_bytes(H: i32, L: i32, B: i32): i32 {
       }
     }
   }
+  // The remaining outputs one at a time, four vectors of the batch per step: four chains.
   for (; o < out; o++) {
     const bias = f32x4.splat(load<f32>(b + (<usize>o << 2)));
     const wo = w + <usize>o * wrow, yo = y + <usize>o * row;
-    for (let n = 0; n < S; n += 8) {
+    let n = 0;
+    for (; n + 16 <= S; n += 16) {
       const nb = <usize>n << 2;
-      const two = n + 8 <= S;
-      let a0 = bias, a1 = bias;
+      let a0 = bias, a1 = bias, a2 = bias, a3 = bias;
       for (let i = 0; i < inF; i++) {
         const wv = v128.load32_splat(wo + (<usize>i << 2));
         const xi = x + <usize>i * row + nb;
         a0 = f32x4.relaxed_madd(wv, v128.load(xi), a0);
-        if (two) a1 = f32x4.relaxed_madd(wv, v128.load(xi, 16), a1);
+        a1 = f32x4.relaxed_madd(wv, v128.load(xi, 16), a1);
+        a2 = f32x4.relaxed_madd(wv, v128.load(xi, 32), a2);
+        a3 = f32x4.relaxed_madd(wv, v128.load(xi, 48), a3);
       }
       v128.store(yo + nb, a0);
-      if (two) v128.store(yo + nb, a1, 16);
+      v128.store(yo + nb, a1, 16);
+      v128.store(yo + nb, a2, 32);
+      v128.store(yo + nb, a3, 48);
+    }
+    for (; n < S; n += 4) {
+      const nb = <usize>n << 2;
+      let acc = bias;
+      for (let i = 0; i < inF; i++) {
+        acc = f32x4.relaxed_madd(v128.load32_splat(wo + (<usize>i << 2)), v128.load(x + <usize>i * row + nb), acc);
+      }
+      v128.store(yo + nb, acc);
     }
   }
 }
@@ -162,29 +175,47 @@ export function fused_work_bytes(H: i32, L: i32, B: i32): i32 {
   dx: usize, dw: usize, db: usize, dy: usize, x: usize, w: usize, inF: i32, out: i32, S: i32,
 ): void {
   const row = <usize>S << 2;
-  for (let o = 0; o < out; o++) {
-    const dyo = dy + <usize>o * row;
-    store<f32>(db + (<usize>o << 2), total(dyo, S));
+  for (let o = 0; o < out; o++) store<f32>(db + (<usize>o << 2), total(dy + <usize>o * row, S));
+  // dW in blocks of two outputs × four inputs: per vector of the batch, six loads feed eight chains.
+  let o = 0;
+  for (; o + 2 <= out; o += 2) {
+    const d0 = dy + <usize>o * row, d1 = d0 + row;
     let i = 0;
-    // Four inputs at a time: each dy load feeds four chains.
     for (; i + 4 <= inF; i += 4) {
       const x0 = x + <usize>i * row;
-      let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
+      let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0, c0 = a0, c1 = a0, c2 = a0, c3 = a0;
       for (let n = 0; n < S; n += 4) {
         const nb = <usize>n << 2;
-        const g = v128.load(dyo + nb), xi = x0 + nb;
-        a0 = f32x4.relaxed_madd(g, v128.load(xi), a0);
-        a1 = f32x4.relaxed_madd(g, v128.load(xi + row), a1);
-        a2 = f32x4.relaxed_madd(g, v128.load(xi + 2 * row), a2);
-        a3 = f32x4.relaxed_madd(g, v128.load(xi + 3 * row), a3);
+        const g0 = v128.load(d0 + nb), g1 = v128.load(d1 + nb), xi = x0 + nb;
+        const v0 = v128.load(xi), v1 = v128.load(xi + row), v2 = v128.load(xi + 2 * row), v3 = v128.load(xi + 3 * row);
+        a0 = f32x4.relaxed_madd(g0, v0, a0);
+        a1 = f32x4.relaxed_madd(g0, v1, a1);
+        a2 = f32x4.relaxed_madd(g0, v2, a2);
+        a3 = f32x4.relaxed_madd(g0, v3, a3);
+        c0 = f32x4.relaxed_madd(g1, v0, c0);
+        c1 = f32x4.relaxed_madd(g1, v1, c1);
+        c2 = f32x4.relaxed_madd(g1, v2, c2);
+        c3 = f32x4.relaxed_madd(g1, v3, c3);
       }
-      const d = dw + (<usize>(o * inF + i) << 2);
-      store<f32>(d, lanes(a0));
-      store<f32>(d, lanes(a1), 4);
-      store<f32>(d, lanes(a2), 8);
-      store<f32>(d, lanes(a3), 12);
+      const r0 = dw + (<usize>(o * inF + i) << 2), r1 = r0 + (<usize>inF << 2);
+      store<f32>(r0, lanes(a0));
+      store<f32>(r0, lanes(a1), 4);
+      store<f32>(r0, lanes(a2), 8);
+      store<f32>(r0, lanes(a3), 12);
+      store<f32>(r1, lanes(c0));
+      store<f32>(r1, lanes(c1), 4);
+      store<f32>(r1, lanes(c2), 8);
+      store<f32>(r1, lanes(c3), 12);
     }
-    for (; i < inF; i++) store<f32>(dw + (<usize>(o * inF + i) << 2), dot(dyo, x + <usize>i * row, S));
+    for (; i < inF; i++) {
+      const xi = x + <usize>i * row;
+      store<f32>(dw + (<usize>(o * inF + i) << 2), dot(d0, xi, S));
+      store<f32>(dw + (<usize>((o + 1) * inF + i) << 2), dot(d1, xi, S));
+    }
+  }
+  for (; o < out; o++) {
+    const dyo = dy + <usize>o * row;
+    for (let i = 0; i < inF; i++) store<f32>(dw + (<usize>(o * inF + i) << 2), dot(dyo, x + <usize>i * row, S));
   }
   if (dx == 0) return;
   // dx = Wᵀ·dy: the forward's blocks with the weight read down its columns.
@@ -223,13 +254,31 @@ export function fused_work_bytes(H: i32, L: i32, B: i32): i32 {
       }
     }
   }
+  // The remaining inputs one at a time, four vectors of the batch per step: four chains.
   for (; i < inF; i++) {
-    const dxi = dx + <usize>i * row;
-    for (let n = 0; n < S; n += 4) {
+    const dxi = dx + <usize>i * row, wi = w + (<usize>i << 2);
+    let n = 0;
+    for (; n + 16 <= S; n += 16) {
+      const nb = <usize>n << 2;
+      let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
+      for (let o = 0; o < out; o++) {
+        const wv = v128.load32_splat(wi + <usize>o * wrow);
+        const d = dy + <usize>o * row + nb;
+        a0 = f32x4.relaxed_madd(wv, v128.load(d), a0);
+        a1 = f32x4.relaxed_madd(wv, v128.load(d, 16), a1);
+        a2 = f32x4.relaxed_madd(wv, v128.load(d, 32), a2);
+        a3 = f32x4.relaxed_madd(wv, v128.load(d, 48), a3);
+      }
+      v128.store(dxi + nb, a0);
+      v128.store(dxi + nb, a1, 16);
+      v128.store(dxi + nb, a2, 32);
+      v128.store(dxi + nb, a3, 48);
+    }
+    for (; n < S; n += 4) {
       const nb = <usize>n << 2;
       let acc = f32x4.splat(0);
       for (let o = 0; o < out; o++) {
-        acc = f32x4.relaxed_madd(v128.load32_splat(w + <usize>o * wrow + (<usize>i << 2)), v128.load(dy + <usize>o * row + nb), acc);
+        acc = f32x4.relaxed_madd(v128.load32_splat(wi + <usize>o * wrow), v128.load(dy + <usize>o * row + nb), acc);
       }
       v128.store(dxi + nb, acc);
     }
@@ -365,11 +414,17 @@ export function fused_work_bytes(H: i32, L: i32, B: i32): i32 {
   }
 }
 
+/**
+ * The activation over n values. `zero` is 0 known only at run time: the
+ * activation kernels build their polynomial constants on it (lib/vmath.ts),
+ * and a literal 0 would let the compiler fold them back into constants that
+ * V8 rematerialises at every use, which measured twice as slow here.
+ */
 // @ts-ignore: decorator
-@inline function activate(act: i32, y: usize, x: usize, n: i32): void {
-  if (act == ACT_TANH) tanh_forward(y, x, 0, n);
-  else if (act == ACT_SIGMOID) sigmoid_forward(y, x, 0, n);
-  else relu_forward(y, x, 0, n);
+@inline function activate(act: i32, y: usize, x: usize, n: i32, zero: i32): void {
+  if (act == ACT_TANH) tanh_forward(y, x, zero, n);
+  else if (act == ACT_SIGMOID) sigmoid_forward(y, x, zero, n);
+  else relu_forward(y, x, zero, n);
 }
 
 // @ts-ignore: decorator
@@ -398,6 +453,7 @@ export function fused_train_step(
   const DH = A + <usize>L * 3 * block, DU = DH + block, DZ = DU + block;
   const STATS = DZ + block;
   const hasBn = bn != BN_NONE;
+  const zero = B >>> 31; // 0 for every batch, but not a constant to the compiler (see activate)
 
   // The batch, zero past its end (the products read whole vectors).
   for (let n = 0; n < S; n++) {
@@ -428,9 +484,9 @@ export function fused_train_step(
       const rm = buffers + (<usize>(2 * l * H) << 2), rv = rm + (<usize>H << 2);
       const mean = STATS + (<usize>(2 * l * H) << 3), rstd = mean + (<usize>H << 3);
       bnForward(U, mean, rstd, rm, rv, Z, gamma, beta, H, B, S, eps, momentum, bn);
-      activate(act, Hh, U, H * S);
+      activate(act, Hh, U, H * S, zero);
     } else {
-      activate(act, Hh, Z, H * S);
+      activate(act, Hh, Z, H * S, zero);
     }
     input = Hh;
     inF = H;
