@@ -50,6 +50,85 @@ export function fused_work_bytes(H: i32, L: i32, B: i32): i32 {
 }
 
 /**
+ * Four output rows r < 4: dst[r][n] = start_r + Σ_k w[k, r]·src[k][n] over
+ * k < count, weight (k, r) at w + k·kStride + r·rStride (four rows of w, or
+ * four of its columns). Two vectors of the batch per step: each pair of
+ * loads feeds eight independent FMA chains.
+ */
+// @ts-ignore: decorator
+@inline function fourRows(
+  dst: usize, src: usize, w: usize, kStride: usize, rStride: usize, count: i32,
+  s0: v128, s1: v128, s2: v128, s3: v128, S: i32,
+): void {
+  const row = <usize>S << 2;
+  for (let n = 0; n < S; n += 8) {
+    const nb = <usize>n << 2;
+    const two = n + 8 <= S;
+    let a0 = s0, a1 = s1, a2 = s2, a3 = s3, c0 = s0, c1 = s1, c2 = s2, c3 = s3;
+    for (let k = 0; k < count; k++) {
+      const sk = src + <usize>k * row + nb;
+      const x0 = v128.load(sk), x1 = two ? v128.load(sk, 16) : x0;
+      const wk = w + <usize>k * kStride;
+      const w0 = v128.load32_splat(wk), w1 = v128.load32_splat(wk + rStride);
+      const w2 = v128.load32_splat(wk + 2 * rStride), w3 = v128.load32_splat(wk + 3 * rStride);
+      a0 = f32x4.relaxed_madd(w0, x0, a0);
+      a1 = f32x4.relaxed_madd(w1, x0, a1);
+      a2 = f32x4.relaxed_madd(w2, x0, a2);
+      a3 = f32x4.relaxed_madd(w3, x0, a3);
+      c0 = f32x4.relaxed_madd(w0, x1, c0);
+      c1 = f32x4.relaxed_madd(w1, x1, c1);
+      c2 = f32x4.relaxed_madd(w2, x1, c2);
+      c3 = f32x4.relaxed_madd(w3, x1, c3);
+    }
+    v128.store(dst + nb, a0);
+    v128.store(dst + row + nb, a1);
+    v128.store(dst + 2 * row + nb, a2);
+    v128.store(dst + 3 * row + nb, a3);
+    if (two) {
+      v128.store(dst + nb, c0, 16);
+      v128.store(dst + row + nb, c1, 16);
+      v128.store(dst + 2 * row + nb, c2, 16);
+      v128.store(dst + 3 * row + nb, c3, 16);
+    }
+  }
+}
+
+/**
+ * One output row: dst[n] = start + Σ_k w[k]·src[k][n] over k < count, the
+ * weights `stride` bytes apart (a row of w, or a column), four vectors of the
+ * batch per step so that four FMA chains run side by side.
+ */
+// @ts-ignore: decorator
+@inline function oneRow(dst: usize, src: usize, w: usize, stride: usize, count: i32, start: v128, S: i32): void {
+  const row = <usize>S << 2;
+  let n = 0;
+  for (; n + 16 <= S; n += 16) {
+    const nb = <usize>n << 2;
+    let a0 = start, a1 = start, a2 = start, a3 = start;
+    for (let k = 0; k < count; k++) {
+      const wv = v128.load32_splat(w + <usize>k * stride);
+      const sk = src + <usize>k * row + nb;
+      a0 = f32x4.relaxed_madd(wv, v128.load(sk), a0);
+      a1 = f32x4.relaxed_madd(wv, v128.load(sk, 16), a1);
+      a2 = f32x4.relaxed_madd(wv, v128.load(sk, 32), a2);
+      a3 = f32x4.relaxed_madd(wv, v128.load(sk, 48), a3);
+    }
+    v128.store(dst + nb, a0);
+    v128.store(dst + nb, a1, 16);
+    v128.store(dst + nb, a2, 32);
+    v128.store(dst + nb, a3, 48);
+  }
+  for (; n < S; n += 4) {
+    const nb = <usize>n << 2;
+    let acc = start;
+    for (let k = 0; k < count; k++) {
+      acc = f32x4.relaxed_madd(v128.load32_splat(w + <usize>k * stride), v128.load(src + <usize>k * row + nb), acc);
+    }
+    v128.store(dst + nb, acc);
+  }
+}
+
+/**
  * y[o][n] = b[o] + Σ_i w[o][i]·x[i][n] for o < out, over whole vectors of the
  * stride S. Register blocks of four outputs × two vectors of the batch: each
  * input row's two loads feed eight independent FMA chains (one chain would
@@ -60,69 +139,14 @@ export function fused_work_bytes(H: i32, L: i32, B: i32): i32 {
   const row = <usize>S << 2, wrow = <usize>inF << 2;
   let o = 0;
   for (; o + 4 <= out; o += 4) {
-    const wo = w + <usize>o * wrow, yo = y + <usize>o * row;
-    const b0 = f32x4.splat(load<f32>(b + (<usize>o << 2))), b1 = f32x4.splat(load<f32>(b + (<usize>o << 2), 4));
-    const b2 = f32x4.splat(load<f32>(b + (<usize>o << 2), 8)), b3 = f32x4.splat(load<f32>(b + (<usize>o << 2), 12));
-    for (let n = 0; n < S; n += 8) {
-      const nb = <usize>n << 2;
-      const two = n + 8 <= S;
-      let a0 = b0, a1 = b1, a2 = b2, a3 = b3, c0 = b0, c1 = b1, c2 = b2, c3 = b3;
-      for (let i = 0; i < inF; i++) {
-        const xi = x + <usize>i * row + nb;
-        const x0 = v128.load(xi), x1 = two ? v128.load(xi, 16) : x0;
-        const wi = wo + (<usize>i << 2);
-        const w0 = v128.load32_splat(wi), w1 = v128.load32_splat(wi + wrow);
-        const w2 = v128.load32_splat(wi + 2 * wrow), w3 = v128.load32_splat(wi + 3 * wrow);
-        a0 = f32x4.relaxed_madd(w0, x0, a0);
-        a1 = f32x4.relaxed_madd(w1, x0, a1);
-        a2 = f32x4.relaxed_madd(w2, x0, a2);
-        a3 = f32x4.relaxed_madd(w3, x0, a3);
-        c0 = f32x4.relaxed_madd(w0, x1, c0);
-        c1 = f32x4.relaxed_madd(w1, x1, c1);
-        c2 = f32x4.relaxed_madd(w2, x1, c2);
-        c3 = f32x4.relaxed_madd(w3, x1, c3);
-      }
-      v128.store(yo + nb, a0);
-      v128.store(yo + row + nb, a1);
-      v128.store(yo + 2 * row + nb, a2);
-      v128.store(yo + 3 * row + nb, a3);
-      if (two) {
-        v128.store(yo + nb, c0, 16);
-        v128.store(yo + row + nb, c1, 16);
-        v128.store(yo + 2 * row + nb, c2, 16);
-        v128.store(yo + 3 * row + nb, c3, 16);
-      }
-    }
+    const bo = b + (<usize>o << 2);
+    const b0 = v128.load32_splat(bo), b1 = v128.load32_splat(bo + 4);
+    const b2 = v128.load32_splat(bo + 8), b3 = v128.load32_splat(bo + 12);
+    fourRows(y + <usize>o * row, x, w + <usize>o * wrow, 4, wrow, inF, b0, b1, b2, b3, S);
   }
-  // The remaining outputs one at a time, four vectors of the batch per step: four chains.
+  // The remaining outputs one at a time.
   for (; o < out; o++) {
-    const bias = f32x4.splat(load<f32>(b + (<usize>o << 2)));
-    const wo = w + <usize>o * wrow, yo = y + <usize>o * row;
-    let n = 0;
-    for (; n + 16 <= S; n += 16) {
-      const nb = <usize>n << 2;
-      let a0 = bias, a1 = bias, a2 = bias, a3 = bias;
-      for (let i = 0; i < inF; i++) {
-        const wv = v128.load32_splat(wo + (<usize>i << 2));
-        const xi = x + <usize>i * row + nb;
-        a0 = f32x4.relaxed_madd(wv, v128.load(xi), a0);
-        a1 = f32x4.relaxed_madd(wv, v128.load(xi, 16), a1);
-        a2 = f32x4.relaxed_madd(wv, v128.load(xi, 32), a2);
-        a3 = f32x4.relaxed_madd(wv, v128.load(xi, 48), a3);
-      }
-      v128.store(yo + nb, a0);
-      v128.store(yo + nb, a1, 16);
-      v128.store(yo + nb, a2, 32);
-      v128.store(yo + nb, a3, 48);
-    }
-    for (; n < S; n += 4) {
-      const nb = <usize>n << 2;
-      let acc = bias;
-      for (let i = 0; i < inF; i++) {
-        acc = f32x4.relaxed_madd(v128.load32_splat(wo + (<usize>i << 2)), v128.load(x + <usize>i * row + nb), acc);
-      }
-      v128.store(yo + nb, acc);
-    }
+    oneRow(y + <usize>o * row, x, w + <usize>o * wrow, 4, inF, f32x4.splat(load<f32>(b + (<usize>o << 2))), S);
   }
 }
 
@@ -221,68 +245,10 @@ export function fused_work_bytes(H: i32, L: i32, B: i32): i32 {
   // dx = Wᵀ·dy: the forward's blocks with the weight read down its columns.
   const wrow = <usize>inF << 2;
   let i = 0;
-  for (; i + 4 <= inF; i += 4) {
-    const dxi = dx + <usize>i * row;
-    for (let n = 0; n < S; n += 8) {
-      const nb = <usize>n << 2;
-      const two = n + 8 <= S;
-      let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0, c0 = a0, c1 = a0, c2 = a0, c3 = a0;
-      for (let o = 0; o < out; o++) {
-        const d = dy + <usize>o * row + nb;
-        const d0 = v128.load(d), d1 = two ? v128.load(d, 16) : d0;
-        const wo = w + <usize>o * wrow + (<usize>i << 2);
-        const w0 = v128.load32_splat(wo), w1 = v128.load32_splat(wo + 4);
-        const w2 = v128.load32_splat(wo + 8), w3 = v128.load32_splat(wo + 12);
-        a0 = f32x4.relaxed_madd(w0, d0, a0);
-        a1 = f32x4.relaxed_madd(w1, d0, a1);
-        a2 = f32x4.relaxed_madd(w2, d0, a2);
-        a3 = f32x4.relaxed_madd(w3, d0, a3);
-        c0 = f32x4.relaxed_madd(w0, d1, c0);
-        c1 = f32x4.relaxed_madd(w1, d1, c1);
-        c2 = f32x4.relaxed_madd(w2, d1, c2);
-        c3 = f32x4.relaxed_madd(w3, d1, c3);
-      }
-      v128.store(dxi + nb, a0);
-      v128.store(dxi + row + nb, a1);
-      v128.store(dxi + 2 * row + nb, a2);
-      v128.store(dxi + 3 * row + nb, a3);
-      if (two) {
-        v128.store(dxi + nb, c0, 16);
-        v128.store(dxi + row + nb, c1, 16);
-        v128.store(dxi + 2 * row + nb, c2, 16);
-        v128.store(dxi + 3 * row + nb, c3, 16);
-      }
-    }
-  }
-  // The remaining inputs one at a time, four vectors of the batch per step: four chains.
-  for (; i < inF; i++) {
-    const dxi = dx + <usize>i * row, wi = w + (<usize>i << 2);
-    let n = 0;
-    for (; n + 16 <= S; n += 16) {
-      const nb = <usize>n << 2;
-      let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
-      for (let o = 0; o < out; o++) {
-        const wv = v128.load32_splat(wi + <usize>o * wrow);
-        const d = dy + <usize>o * row + nb;
-        a0 = f32x4.relaxed_madd(wv, v128.load(d), a0);
-        a1 = f32x4.relaxed_madd(wv, v128.load(d, 16), a1);
-        a2 = f32x4.relaxed_madd(wv, v128.load(d, 32), a2);
-        a3 = f32x4.relaxed_madd(wv, v128.load(d, 48), a3);
-      }
-      v128.store(dxi + nb, a0);
-      v128.store(dxi + nb, a1, 16);
-      v128.store(dxi + nb, a2, 32);
-      v128.store(dxi + nb, a3, 48);
-    }
-    for (; n < S; n += 4) {
-      const nb = <usize>n << 2;
-      let acc = f32x4.splat(0);
-      for (let o = 0; o < out; o++) {
-        acc = f32x4.relaxed_madd(v128.load32_splat(wi + <usize>o * wrow), v128.load(dy + <usize>o * row + nb), acc);
-      }
-      v128.store(dxi + nb, acc);
-    }
-  }
+  const z = f32x4.splat(0);
+  for (; i + 4 <= inF; i += 4) fourRows(dx + <usize>i * row, dy, w + (<usize>i << 2), wrow, 4, out, z, z, z, z, S);
+  // The remaining inputs one at a time (their weights down a column of w).
+  for (; i < inF; i++) oneRow(dx + <usize>i * row, dy, w + (<usize>i << 2), wrow, out, f32x4.splat(0), S);
 }
 
 /** Σ of a row's first B values in f64: two f64x2 chains over whole vectors, then the tail in order. */
