@@ -251,35 +251,51 @@ export function fused_work_bytes(H: i32, L: i32, B: i32): i32 {
   for (; i < inF; i++) oneRow(dx + <usize>i * row, dy, w + (<usize>i << 2), wrow, out, f32x4.splat(0), S);
 }
 
-/** Σ of a row's first B values in f64: two f64x2 chains over whole vectors, then the tail in order. */
+/** Σ of a row's first B values in f64: four f64x2 chains over pairs of vectors, then the rest in order. */
 // @ts-ignore: decorator
 @inline function sumF64(p: usize, B: i32): f64 {
-  let a0 = f64x2.splat(0), a1 = a0;
-  const B4 = B & ~3;
-  for (let n = 0; n < B4; n += 4) {
-    const v = v128.load(p + (<usize>n << 2));
+  let a0 = f64x2.splat(0), a1 = a0, a2 = a0, a3 = a0;
+  const B8 = B & ~7, B4 = B & ~3;
+  for (let n = 0; n < B8; n += 8) {
+    const v = v128.load(p + (<usize>n << 2)), w = v128.load(p + (<usize>n << 2), 16);
+    a0 = f64x2.add(a0, lo64(v));
+    a1 = f64x2.add(a1, hi64(v));
+    a2 = f64x2.add(a2, lo64(w));
+    a3 = f64x2.add(a3, hi64(w));
+  }
+  if (B4 > B8) {
+    const v = v128.load(p + (<usize>B8 << 2));
     a0 = f64x2.add(a0, lo64(v));
     a1 = f64x2.add(a1, hi64(v));
   }
-  const a = f64x2.add(a0, a1);
+  const a = f64x2.add(f64x2.add(a0, a1), f64x2.add(a2, a3));
   let s = f64x2.extract_lane(a, 0) + f64x2.extract_lane(a, 1);
   for (let n = B4; n < B; n++) s += <f64>load<f32>(p + (<usize>n << 2));
   return s;
 }
 
-/** Σ (x − m)² over a row's first B values in f64. */
+/** Σ (x − m)² over a row's first B values in f64, in four chains. */
 // @ts-ignore: decorator
 @inline function squaresF64(p: usize, B: i32, m: f64): f64 {
   const mv = f64x2.splat(m);
-  let a0 = f64x2.splat(0), a1 = a0;
-  const B4 = B & ~3;
-  for (let n = 0; n < B4; n += 4) {
-    const v = v128.load(p + (<usize>n << 2));
+  let a0 = f64x2.splat(0), a1 = a0, a2 = a0, a3 = a0;
+  const B8 = B & ~7, B4 = B & ~3;
+  for (let n = 0; n < B8; n += 8) {
+    const v = v128.load(p + (<usize>n << 2)), w = v128.load(p + (<usize>n << 2), 16);
+    const d0 = f64x2.sub(lo64(v), mv), d1 = f64x2.sub(hi64(v), mv);
+    const d2 = f64x2.sub(lo64(w), mv), d3 = f64x2.sub(hi64(w), mv);
+    a0 = f64x2.relaxed_madd(d0, d0, a0);
+    a1 = f64x2.relaxed_madd(d1, d1, a1);
+    a2 = f64x2.relaxed_madd(d2, d2, a2);
+    a3 = f64x2.relaxed_madd(d3, d3, a3);
+  }
+  if (B4 > B8) {
+    const v = v128.load(p + (<usize>B8 << 2));
     const d0 = f64x2.sub(lo64(v), mv), d1 = f64x2.sub(hi64(v), mv);
     a0 = f64x2.relaxed_madd(d0, d0, a0);
     a1 = f64x2.relaxed_madd(d1, d1, a1);
   }
-  const a = f64x2.add(a0, a1);
+  const a = f64x2.add(f64x2.add(a0, a1), f64x2.add(a2, a3));
   let s = f64x2.extract_lane(a, 0) + f64x2.extract_lane(a, 1);
   for (let n = B4; n < B; n++) {
     const d = <f64>load<f32>(p + (<usize>n << 2)) - m;
