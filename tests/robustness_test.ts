@@ -141,8 +141,17 @@ Deno.test("when the process that started a run goes away, the run stops as on SI
 Deno.test("SIGTERM while the outputs are written: exit 143, what was and was not written, nothing half-written", async () => {
   await inTempDir(async (dir) => {
     const out = `${dir}/out`;
-    // Training takes a fraction of a second; six groups' charts and diagnostics take longer to render.
-    const child = spawnTrain(dir, ["--epochs", "2", "--seeds", "2", "--hidden", "6,8", "--out", out]);
+    await Deno.mkdir(out);
+    const child = spawnTrain(dir, ["--epochs", "2", "--seeds", "2", "--hidden", "6,8", "--force", "--out", out]);
+    // The run's first output file is written through predictions.csv.tmp-<pid>: a FIFO there holds
+    // the run inside its output phase (opening a FIFO to write waits for a reader) until the
+    // signal is in, whatever the machine's load. (Sending the signal when the summary appeared
+    // raced the whole output phase on a loaded machine.) --force: the FIFO is not bnlab's, and stays.
+    // Frozen while the FIFO is made, so that it is there before the run can reach its outputs.
+    child.kill("SIGSTOP");
+    const fifo = `${out}/predictions.csv.tmp-${child.pid}`;
+    assert.equal((await run("mkfifo", [fifo], dir)).code, 0);
+    child.kill("SIGCONT");
     const stdout = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
     let printed = "";
     await within(
@@ -156,12 +165,12 @@ Deno.test("SIGTERM while the outputs are written: exit 143, what was and was not
       120_000,
       "the summary table",
     );
-    // Frozen as soon as the summary is out, SIGTERM queued, then thawed: the signal is
-    // pending before the output phase goes on, whatever the machine's load (a plain kill
-    // raced the last file's write once on a loaded CI machine).
-    child.kill("SIGSTOP");
     child.kill("SIGTERM");
-    child.kill("SIGCONT");
+    // The run's event loop is idle while it waits on the FIFO: the listener runs at once; a second is generous.
+    await new Promise((r) => setTimeout(r, 1000));
+    const drain = await Deno.open(fifo, { read: true });
+    for (const buf = new Uint8Array(4096); (await drain.read(buf)) !== null;) { /* the CSV, discarded */ }
+    drain.close();
     while (!(await stdout.read()).done) { /* drain */ }
     const stderr = await new Response(child.stderr).text();
     const { code } = await child.status;
@@ -171,7 +180,8 @@ Deno.test("SIGTERM while the outputs are written: exit 143, what was and was not
     );
     assert.ok(m, stderr);
     const [written, missing] = [m[1].split(", "), m[2].split(", ")];
-    assert.ok(missing.includes("index.html"), m[2]);
+    assert.ok(written.includes("predictions.csv") && missing.includes("index.html"), stderr);
+    assert.ok(!written.some((name) => name.endsWith(".svg")), "no chart written after the signal");
     const files = [...Deno.readDirSync(out)].map((e) => e.name).filter((n) => !n.startsWith(".")).sort();
     assert.deepEqual(files, written.toSorted(), "the files on disk are exactly those said to be written");
     const manifest = (await Deno.readTextFile(`${out}/.bnlab-files`)).trim().split("\n");
