@@ -33,11 +33,16 @@ import {
 const EXIT = { diverged: 3, SIGINT: 130, SIGTERM: 143 } as const;
 
 /** Trains every run of the plan: losses.csv grows by epochs, model files appear as runs finish. */
-async function trainAll(p: Plan, dir: OutDir, opts: TrainOptions, stops: StopRequests): Promise<RunResult[]> {
-  const say = opts.json ? () => {} : (line: string) => console.log(line);
+async function trainAll(
+  p: Plan,
+  dir: OutDir,
+  opts: TrainOptions,
+  stops: StopRequests,
+  say: (line: string) => void,
+): Promise<RunResult[]> {
   const progress = new Progress(!opts.quiet);
   const width = Math.max(...p.groups.map((g) => g.label.length));
-  for (const name of plannedFiles(p)) await dir.record(name);
+  await dir.record(...plannedFiles(p));
   const losses = await LossesWriter.create(`${dir.path}/losses.csv`, p.runs);
   try {
     return await runExperiment(p, {
@@ -74,7 +79,7 @@ async function runAndWrite(p: Plan, dir: OutDir, opts: TrainOptions): Promise<nu
     json(results);
   };
   try {
-    const results = await trainAll(p, dir, opts, stops);
+    const results = await trainAll(p, dir, opts, stops, say);
     const interrupted = results.filter((r) => r.stopped?.reason === "interrupted");
     if (interrupted.length > 0 || results.length < p.runs.length) {
       const signal = stops.signal ?? "SIGTERM";

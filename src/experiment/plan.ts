@@ -19,11 +19,12 @@ import { gemmScratchBytes } from "../kernels/matmul.ts";
 import { MAX_PAGES, PAGE_BYTES } from "../kernels/memory.ts";
 import { TEST_SIZE, TRAIN_SIZE } from "../net/dataset.ts";
 import { BN_VARIANTS, type BnVariant } from "../net/model.ts";
-import { fusable, FUSED_MAX_WIDTH } from "../kernels/fused.ts";
+import { FUSED_MAX_WIDTH } from "../kernels/fused.ts";
 import {
   type BatchProblem,
   batchProblem,
   DEFAULTS,
+  fusedTakes,
   trainBytes,
   type TrainConfig,
   type TrainPath,
@@ -226,9 +227,7 @@ export function makePlan(request: ExperimentRequest, machine: Machine): Plan {
     }
   }
   if (request.path === "fused") {
-    const wide = configs.find((c) =>
-      !fusable({ inputs: 1, outputs: 1, hidden: c.config.hidden, layers: c.config.layers })
-    );
+    const wide = configs.find((c) => !fusedTakes(c.config));
     if (wide) throw new PlanError({ kind: "path", hidden: wide.config.hidden, maxWidth: FUSED_MAX_WIDTH });
   }
   const threads = request.threads ?? Math.max(...configs.map((c) => defaultThreads(c.config.hidden, machine.cores)));

@@ -104,6 +104,17 @@ export async function trainRun(
   return { ...result, run, diagnostics: recorder?.result() ?? null, model };
 }
 
+/** A run's progress reports, passed on to the experiment's hook with the runs `done` so far and in all. */
+function progressHook(
+  hooks: ExperimentHooks,
+  plan: Plan,
+  done: () => number,
+  run: PlannedRun,
+): NonNullable<RunHooks["onProgress"]> {
+  return (epoch, step, steps, stepsPerSecond, testLoss) =>
+    hooks.onProgress?.({ done: done(), total: plan.runs.length, run, epoch, step, steps, stepsPerSecond, testLoss });
+}
+
 /**
  * Trains every run of `plan` and returns their results in plan order. Runs
  * not started when a stop was asked are left out; the ones under way stop
@@ -127,17 +138,7 @@ async function runHere(plan: Plan, hooks: ExperimentHooks): Promise<RunResult[]>
       if (hooks.stopRequested?.()) break;
       const result = await trainRun(run, sizes, {
         onEpoch: (partial) => hooks.onEpoch?.(run, partial),
-        onProgress: (epoch, step, steps, stepsPerSecond, testLoss) =>
-          hooks.onProgress?.({
-            done: results.length,
-            total: plan.runs.length,
-            run,
-            epoch,
-            step,
-            steps,
-            stepsPerSecond,
-            testLoss,
-          }),
+        onProgress: progressHook(hooks, plan, () => results.length, run),
         stopRequested: hooks.stopRequested,
       });
       results.push(result);
@@ -234,16 +235,13 @@ async function runInJobs(plan: Plan, hooks: ExperimentHooks): Promise<RunResult[
             if (m.type === "epoch") {
               await hooks.onEpoch?.(plan.runs[m.index], { testLoss: m.testLoss, trainLoss: m.trainLoss });
             } else if (m.type === "progress") {
-              hooks.onProgress?.({
-                done: results.size,
-                total: plan.runs.length,
-                run: plan.runs[m.index],
-                epoch: m.epoch,
-                step: m.step,
-                steps: m.steps,
-                stepsPerSecond: m.rate,
-                testLoss: m.testLoss,
-              });
+              progressHook(hooks, plan, () => results.size, plan.runs[m.index])(
+                m.epoch,
+                m.step,
+                m.steps,
+                m.rate,
+                m.testLoss,
+              );
             } else if (m.type === "done") {
               // The worker's copy of the run is a clone: results refer to the plan's own.
               const result = { ...m.result, run: plan.runs[m.result.run.index] };

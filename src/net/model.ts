@@ -35,7 +35,7 @@ import {
 } from "../kernels/batchnorm.ts";
 import type { BnSemantics } from "../kernels/batchnorm.ts";
 import { linear_backward, linear_forward } from "../kernels/linear.ts";
-import { fusable, fused_train_step, fusedWorkBytes } from "../kernels/fused.ts";
+import { fusable, fused_train_step, type FusedShape, fusedWorkBytes } from "../kernels/fused.ts";
 import { mse_backward, mse_forward } from "../kernels/loss.ts";
 import type { Random } from "./random.ts";
 
@@ -267,6 +267,8 @@ export class Net {
   readonly #weightT: Tensor;
   /** The fused step's feature-major activations, where the network is narrow enough for it. */
   readonly #fusedWork: Tensor | null;
+  /** The network as the fused step reads it (BN null for none), formed once rather than per step. */
+  readonly #fusedShape: FusedShape;
 
   /** Allocates a network for batches of up to `maxBatch` rows; see {@link Net.reset} for the initial values. */
   constructor(spec: NetSpec, maxBatch: number) {
@@ -335,6 +337,7 @@ export class Net {
     this.#sums = take("sums");
     this.#weightT = take("weightT");
     this.#fusedWork = allocated.get("fusedWork") ?? null;
+    this.#fusedShape = { ...spec, bn: spec.bn === "none" ? null : spec.bn };
     this.reset();
   }
 
@@ -542,10 +545,7 @@ export class Net {
     if (this.#fusedWork === null) throw new RangeError("the fused step takes 1 → 1 networks of width 1…64 only");
     this.#acts(n);
     this.step += 1;
-    const { spec } = this;
-    const bn = spec.bn === "none" ? null : spec.bn;
-    const shape = { ...spec, bn };
-    return fused_train_step(this, this.#fusedWork, xs, ys, order, from, n, shape, opts, this.step);
+    return fused_train_step(this, this.#fusedWork, xs, ys, order, from, n, this.#fusedShape, opts, this.step);
   }
 
   /** The predictions of the last {@link Net.fusedTrainStep} on `n` rows (training mode), [n, 1]. */

@@ -56,13 +56,15 @@ export type TrainPath = "auto" | "fused" | "layers";
  */
 export const FUSED_AUTO_WIDTH = 16;
 
-/** The step `config` trains with: `auto` resolved by width (the networks here have one input and one output). */
+/** Whether the fused step can train `config`'s network (the networks here have one input and one output). */
+export function fusedTakes(config: Pick<TrainConfig, "hidden" | "layers">): boolean {
+  return fusable({ inputs: 1, outputs: 1, hidden: config.hidden, layers: config.layers });
+}
+
+/** The step `config` trains with: `auto` resolved by width. */
 export function trainPath(config: Pick<TrainConfig, "path" | "hidden" | "layers">): "fused" | "layers" {
   if (config.path !== "auto") return config.path;
-  return fusable({ inputs: 1, outputs: 1, hidden: config.hidden, layers: config.layers }) &&
-      config.hidden <= FUSED_AUTO_WIDTH
-    ? "fused"
-    : "layers";
+  return fusedTakes(config) && config.hidden <= FUSED_AUTO_WIDTH ? "fused" : "layers";
 }
 
 /** The notebook's settings. */

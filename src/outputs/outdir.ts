@@ -125,11 +125,14 @@ export class OutDir {
     await Deno.remove(`${this.path}/${MANIFEST_FILE}`).catch(() => {});
   }
 
-  /** Adds `name` to the manifest (once), before the file is created: a crash leaves no unlisted file. */
-  async record(name: string): Promise<void> {
-    if (this.#written.has(name)) return;
-    this.#written.add(name);
-    await Deno.writeTextFile(`${this.path}/${MANIFEST_FILE}`, `${name}\n`, { append: true });
+  /** Adds each of `names` to the manifest (once), in one write, before the files are created: a crash leaves no unlisted file. */
+  async record(...names: string[]): Promise<void> {
+    const fresh = names.filter((name) => !this.#written.has(name));
+    if (fresh.length === 0) return;
+    for (const name of fresh) this.#written.add(name);
+    await Deno.writeTextFile(`${this.path}/${MANIFEST_FILE}`, fresh.map((name) => `${name}\n`).join(""), {
+      append: true,
+    });
   }
 
   /** Writes `name` in the directory atomically (a temporary file, then a rename), listed in the manifest. */

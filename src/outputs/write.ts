@@ -45,6 +45,8 @@ export async function writeModel(dir: OutDir, run: PlannedRun, model: NetSnapsho
 
 /** The charts of a run, in the order the report shows them; the last two only with diagnostics. */
 const CHARTS = ["training-data", "test-loss", "fit", "layer-histograms", "grad-norms"] as const;
+/** One of {@link CHARTS}: writeOutputs names its charts by these, so no chart goes unlisted in the manifest. */
+type ChartName = typeof CHARTS[number];
 
 /**
  * Every file `plan` may write, in a fixed order: listed in the directory's
@@ -107,7 +109,7 @@ export async function writeOutputs(
   const diagnosed = firstRuns.filter((r) => r.diagnostics !== null)
     .map((r) => ({ ...runKey(r.run), label: r.run.group.label, diagnostics: r.diagnostics! }));
   const files: [string, string][] = [["predictions.csv", predictionsCsv(firstData.test.x, firstData.test.y, fitted)]];
-  const charts: [string, TopLevelSpec][] = [
+  const charts: [ChartName, TopLevelSpec][] = [
     ["training-data", trainingDataSpec(firstData.train, firstData.test)],
     ["test-loss", testLossSpec(summaries.map((s) => ({ label: s.group.label, runs: s.runs })), options.logY)],
     ["fit", fitSpec(firstData.test, fitted)],
