@@ -43,6 +43,19 @@ export const ACT_RELU: i32 = 2;
   return (B + 3) & ~3;
 }
 
+/**
+ * The work space, for a batch of B rows (stride S = B rounded up to whole
+ * vectors, `row` = S floats, `block` = H rows): the inputs X, the targets T,
+ * the predictions P and their gradient DP (a row each), then for each block
+ * its z, u and h (a block each), then the backward's DH, DU and DZ (a block
+ * each), then the f64 BN caches (mean and rstd per block). Byte offset of
+ * block l's u (`which` = 1) or h (`which` = 2), feature-major [H × S].
+ */
+export function fused_activation_offset(H: i32, B: i32, l: i32, which: i32): i32 {
+  const row = strideOf(B) << 2;
+  return 4 * row + (3 * l + which) * H * row;
+}
+
 /** Bytes of work space a network of L blocks of width H needs for batches of up to B rows. */
 export function fused_work_bytes(H: i32, L: i32, B: i32): i32 {
   const S = strideOf(B);
@@ -333,13 +346,37 @@ export function fused_work_bytes(H: i32, L: i32, B: i32): i32 {
     const r = 1.0 / Math.sqrt(varBiased + eps);
     store<f64>(mean + (<usize>o << 3), m);
     store<f64>(rstd + (<usize>o << 3), r);
-    const g = f64x2.splat(<f64>load<f32>(gamma + (<usize>o << 2))), b = f64x2.splat(<f64>load<f32>(beta + (<usize>o << 2)));
-    const mv = f64x2.splat(m), rv2 = f64x2.splat(r);
+    // u = γ·(z − m)·r + β in f32: z − m as (z − mHi) − mLo, the f64 mean split
+    // in two f32s, so that it stays exact to rounding even when the mean is
+    // far larger than the spread (z − mHi is then exact); the scale γ·r is
+    // rounded once from f64.
+    const a = f32x4.splat(<f32>(<f64>load<f32>(gamma + (<usize>o << 2)) * r));
+    const b = f32x4.splat(load<f32>(beta + (<usize>o << 2)));
+    const mHi = <f32>m, mh = f32x4.splat(mHi), ml = f32x4.splat(<f32>(m - <f64>mHi));
     for (let n = 0; n < S; n += 4) {
       const p = <usize>n << 2;
-      const v = v128.load(zo + p);
-      const h0 = f64x2.mul(f64x2.sub(lo64(v), mv), rv2), h1 = f64x2.mul(f64x2.sub(hi64(v), mv), rv2);
-      v128.store(uo + p, to32(f64x2.relaxed_madd(g, h0, b), f64x2.relaxed_madd(g, h1, b)));
+      v128.store(uo + p, f32x4.relaxed_madd(f32x4.sub(f32x4.sub(v128.load(zo + p), mh), ml), a, b));
+    }
+  }
+}
+
+/**
+ * Eval-mode BN of each feature row with the running statistics, as the
+ * batchnorm module's eval kernel computes it: u = (z − running_mean)·s + β,
+ * s = γ/sqrt(running_var + eps) formed in f64 and rounded once.
+ */
+// @ts-ignore: decorator
+@inline function bnEval(
+  u: usize, z: usize, gamma: usize, beta: usize, rm: usize, rv: usize, H: i32, S: i32, eps: f64,
+): void {
+  const row = <usize>S << 2;
+  for (let o = 0; o < H; o++) {
+    const zo = z + <usize>o * row, uo = u + <usize>o * row, c = <usize>o << 2;
+    const s = f32x4.splat(<f32>(<f64>load<f32>(gamma + c) / Math.sqrt(<f64>load<f32>(rv + c) + eps)));
+    const m = f32x4.splat(load<f32>(rm + c)), b = f32x4.splat(load<f32>(beta + c));
+    for (let n = 0; n < S; n += 4) {
+      const p = <usize>n << 2;
+      v128.store(uo + p, f32x4.add(f32x4.mul(f32x4.sub(v128.load(zo + p), m), s), b));
     }
   }
 }
@@ -355,41 +392,43 @@ export function fused_work_bytes(H: i32, L: i32, B: i32): i32 {
   H: i32, B: i32, S: i32,
 ): void {
   const row = <usize>S << 2;
-  const B4 = B & ~3;
+  const zero = f32x4.splat(0);
   for (let o = 0; o < H; o++) {
     const zo = z + <usize>o * row, duo = du + <usize>o * row, dzo = dz + <usize>o * row;
     const m = load<f64>(mean + (<usize>o << 3)), r = load<f64>(rstd + (<usize>o << 3));
-    const mv = f64x2.splat(m), rv = f64x2.splat(r);
-    let s0 = f64x2.splat(0), s1 = s0, t0 = s0, t1 = s0;
-    for (let n = 0; n < B4; n += 4) {
+    const mHi = <f32>m, mh = f32x4.splat(mHi), ml = f32x4.splat(<f32>(m - <f64>mHi)); // as in bnForward
+    // Σdu and Σdu·(z − m) in f32, four chains of B/4 terms each; du is zero
+    // past the batch (the activation backward of zero-padded rows), so whole
+    // vectors add nothing there.
+    let s0 = zero, s1 = zero, t0 = zero, t1 = zero;
+    let n = 0;
+    for (; n + 8 <= S; n += 8) {
       const p = <usize>n << 2;
-      const g = v128.load(duo + p), x = v128.load(zo + p);
-      const g0 = lo64(g), g1 = hi64(g);
-      s0 = f64x2.add(s0, g0);
-      s1 = f64x2.add(s1, g1);
-      t0 = f64x2.relaxed_madd(g0, f64x2.mul(f64x2.sub(lo64(x), mv), rv), t0);
-      t1 = f64x2.relaxed_madd(g1, f64x2.mul(f64x2.sub(hi64(x), mv), rv), t1);
+      const g0 = v128.load(duo + p), g1 = v128.load(duo + p, 16);
+      s0 = f32x4.add(s0, g0);
+      s1 = f32x4.add(s1, g1);
+      t0 = f32x4.relaxed_madd(g0, f32x4.sub(f32x4.sub(v128.load(zo + p), mh), ml), t0);
+      t1 = f32x4.relaxed_madd(g1, f32x4.sub(f32x4.sub(v128.load(zo + p, 16), mh), ml), t1);
     }
-    const sv = f64x2.add(s0, s1), tv = f64x2.add(t0, t1);
-    let sdy = f64x2.extract_lane(sv, 0) + f64x2.extract_lane(sv, 1);
-    let sdyx = f64x2.extract_lane(tv, 0) + f64x2.extract_lane(tv, 1);
-    for (let n = B4; n < B; n++) {
+    if (n < S) {
       const p = <usize>n << 2;
-      const g = <f64>load<f32>(duo + p);
-      sdy += g;
-      sdyx += g * ((<f64>load<f32>(zo + p) - m) * r);
+      const g0 = v128.load(duo + p);
+      s0 = f32x4.add(s0, g0);
+      t0 = f32x4.relaxed_madd(g0, f32x4.sub(f32x4.sub(v128.load(zo + p), mh), ml), t0);
     }
+    const sdy = <f64>lanes(f32x4.add(s0, s1));
+    const sdyx = <f64>lanes(f32x4.add(t0, t1)) * r; // Σdu·x̂
     store<f32>(dbeta + (<usize>o << 2), <f32>sdy);
     store<f32>(dgamma + (<usize>o << 2), <f32>sdyx);
-    const k = f64x2.splat(<f64>load<f32>(gamma + (<usize>o << 2)) * r / <f64>B);
-    const nf = f64x2.splat(<f64>B), sd = f64x2.splat(sdy), sx = f64x2.splat(sdyx);
-    for (let n = 0; n < S; n += 4) {
+    // dz = γr/B·(B·du − Σdu − x̂·Σdu·x̂) = A·du + C·(z − m) + D, each
+    // coefficient formed in f64 and rounded once.
+    const gr = <f64>load<f32>(gamma + (<usize>o << 2)) * r;
+    const A = f32x4.splat(<f32>gr), C = f32x4.splat(<f32>(-gr * r * sdyx / <f64>B));
+    const D = f32x4.splat(<f32>(-gr * sdy / <f64>B));
+    for (let n = 0; n < B; n += 4) {
       const p = <usize>n << 2;
-      const g = v128.load(duo + p), x = v128.load(zo + p);
-      const h0 = f64x2.mul(f64x2.sub(lo64(x), mv), rv), h1 = f64x2.mul(f64x2.sub(hi64(x), mv), rv);
-      const d0 = f64x2.mul(k, f64x2.sub(f64x2.sub(f64x2.mul(nf, lo64(g)), sd), f64x2.mul(h0, sx)));
-      const d1 = f64x2.mul(k, f64x2.sub(f64x2.sub(f64x2.mul(nf, hi64(g)), sd), f64x2.mul(h1, sx)));
-      v128.store(dzo + p, to32(d0, d1));
+      const t = f32x4.sub(f32x4.sub(v128.load(zo + p), mh), ml);
+      v128.store(dzo + p, f32x4.relaxed_madd(A, v128.load(duo + p), f32x4.relaxed_madd(C, t, D)));
     }
     // Past the batch the gradient is zero (the weight gradients sum over whole vectors).
     for (let n = B; n < S; n++) store<f32>(dzo + (<usize>n << 2), 0);
@@ -417,6 +456,53 @@ export function fused_work_bytes(H: i32, L: i32, B: i32): i32 {
 }
 
 /**
+ * The forward of every block into the work space: each block's z (Linear),
+ * u (BN, or z itself) and h (activation), feature-major at A + 3·l·block, then
+ * the predictions into P. In training mode BN uses the batch statistics (and
+ * updates the running ones, keeping mean and rstd in STATS for the backward);
+ * in eval mode the running statistics. Returns the offset, in floats, of
+ * predict.weight in params.
+ */
+// @ts-ignore: decorator
+@inline function forward(
+  params: usize, buffers: usize, X: usize, P: usize, A: usize, STATS: usize, B: i32, S: i32,
+  H: i32, L: i32, act: i32, bn: i32, eps: f64, momentum: f64, train: bool,
+): usize {
+  const block = <usize>H * (<usize>S << 2);
+  const hasBn = bn != BN_NONE;
+  const zero = B >>> 31; // 0 for every batch, but not a constant to the compiler (see activate)
+  let off: usize = 0;
+  let input = X, inF = 1;
+  for (let l = 0; l < L; l++) {
+    const Z = A + <usize>(3 * l) * block, U = Z + block, Hh = U + block;
+    const w = params + (off << 2);
+    off += <usize>(H * inF);
+    const b = params + (off << 2);
+    off += <usize>H;
+    linear(Z, input, w, b, inF, H, S);
+    if (hasBn) {
+      const gamma = params + (off << 2), beta = gamma + (<usize>H << 2);
+      off += <usize>(2 * H);
+      const rm = buffers + (<usize>(2 * l * H) << 2), rv = rm + (<usize>H << 2);
+      if (train) {
+        const mean = STATS + (<usize>(2 * l * H) << 3), rstd = mean + (<usize>H << 3);
+        bnForward(U, mean, rstd, rm, rv, Z, gamma, beta, H, B, S, eps, momentum, bn);
+      } else {
+        bnEval(U, Z, gamma, beta, rm, rv, H, S, eps);
+      }
+      activate(act, Hh, U, H * S, zero);
+    } else {
+      activate(act, Hh, Z, H * S, zero);
+    }
+    input = Hh;
+    inF = H;
+  }
+  const wp = params + (off << 2), bp = wp + (<usize>H << 2);
+  linear(P, input, wp, bp, inF, 1, S);
+  return off;
+}
+
+/**
  * One training step on rows order[from … from+B) of the samples xs, ys (one
  * float each): forward in training mode, MSE, backward (gradients written,
  * not accumulated), then Adam step t over the nParams parameters. Returns the
@@ -435,7 +521,6 @@ export function fused_train_step(
   const DH = A + <usize>L * 3 * block, DU = DH + block, DZ = DU + block;
   const STATS = DZ + block;
   const hasBn = bn != BN_NONE;
-  const zero = B >>> 31; // 0 for every batch, but not a constant to the compiler (see activate)
 
   // The batch, zero past its end (the products read whole vectors).
   for (let n = 0; n < S; n++) {
@@ -450,31 +535,9 @@ export function fused_train_step(
     }
   }
 
-  // Forward: each block's z (Linear), u (BN, or z itself) and h (activation).
-  let off: usize = 0;
-  let input = X, inF = 1;
-  for (let l = 0; l < L; l++) {
-    const Z = A + <usize>(3 * l) * block, U = Z + block, Hh = U + block;
-    const w = params + (off << 2);
-    off += <usize>(H * inF);
-    const b = params + (off << 2);
-    off += <usize>H;
-    linear(Z, input, w, b, inF, H, S);
-    if (hasBn) {
-      const gamma = params + (off << 2), beta = gamma + (<usize>H << 2);
-      off += <usize>(2 * H);
-      const rm = buffers + (<usize>(2 * l * H) << 2), rv = rm + (<usize>H << 2);
-      const mean = STATS + (<usize>(2 * l * H) << 3), rstd = mean + (<usize>H << 3);
-      bnForward(U, mean, rstd, rm, rv, Z, gamma, beta, H, B, S, eps, momentum, bn);
-      activate(act, Hh, U, H * S, zero);
-    } else {
-      activate(act, Hh, Z, H * S, zero);
-    }
-    input = Hh;
-    inF = H;
-  }
-  const wp = params + (off << 2), bp = wp + (<usize>H << 2);
-  linear(P, input, wp, bp, inF, 1, S);
+  const off = forward(params, buffers, X, P, A, STATS, B, S, H, L, act, bn, eps, momentum, true);
+  const input = L > 0 ? A + <usize>(3 * (L - 1)) * block + 2 * block : X, inF = L > 0 ? H : 1;
+  const wp = params + (off << 2);
 
   // MSE in f64 in row order, as mse_forward; its gradient in f32, as mse_backward.
   let sum: f64 = 0;
@@ -515,4 +578,30 @@ export function fused_train_step(
 
   adam_update(params, grads, m, v, 0, nParams, lr, beta1, beta2, adamEps, 0, t, 0);
   return sum / <f64>B;
+}
+
+/**
+ * The eval-mode forward (running statistics, nothing updated) of n rows x, y
+ * (one float each): the predictions into pred, every block's u and h left in
+ * the work space (fused_activation_offset). Returns the MSE, summed in f64 in
+ * row order as mse_forward sums it.
+ */
+export function fused_eval(
+  params: usize, buffers: usize, work: usize, x: usize, y: usize, pred: usize, n: i32,
+  H: i32, L: i32, act: i32, bn: i32, eps: f64,
+): f64 {
+  const S = strideOf(n);
+  const row = <usize>S << 2;
+  const X = work, P = X + 3 * row, A = X + 4 * row;
+  memory.copy(X, x, <usize>n << 2);
+  memory.fill(X + (<usize>n << 2), 0, <usize>(S - n) << 2);
+  forward(params, buffers, X, P, A, 0, n, S, H, L, act, bn, eps, 0, false);
+  let sum: f64 = 0;
+  for (let i = 0; i < n; i++) {
+    const p = <usize>i << 2;
+    const d = <f64>load<f32>(P + p) - <f64>load<f32>(y + p);
+    sum += d * d;
+  }
+  memory.copy(pred, P, <usize>n << 2);
+  return sum / <f64>n;
 }

@@ -93,6 +93,51 @@ for (const variant of ["torch", "mybn", "none"] as BnVariant[]) {
   }
 }
 
+for (const variant of ["torch", "mybn", "none"] as BnVariant[]) {
+  for (const activation of ["tanh", "sigmoid", "relu"] as const) {
+    Deno.test(
+      `the fused eval agrees with the per-layer eval: loss, predictions and every block's activations (${variant}, ${activation})`,
+      withArena(() => {
+        // A trained state: running statistics away from their start, weights away from the init.
+        const net = new Net({ ...notebookSpec(variant), activation }, 100);
+        net.initialize(new Random(4, "init"));
+        const data = notebookData(4);
+        const xs = arena.f32([1000, 1]).set(data.train.x), ys = arena.f32([1000, 1]).set(data.train.y);
+        const order = arena.u32([1000]);
+        order.u32.forEach((_, i, o) => o[i] = i);
+        new Random(4, "shuffle").shuffle(order.u32);
+        for (let from = 0; from + 64 <= 1000; from += 64) net.fusedTrainStep(xs, ys, order, from, 64, ADAM_DEFAULTS);
+        const tol = variant === "none" ? TOL.exact : TOL.networkBnPred;
+        const close = (got: Float32Array, want: Float32Array, what: string) => {
+          const max = Math.max(...Array.from(want, Math.abs));
+          assert.ok(worst(got, want, (i) => tol.atolRel * max + tol.rtol * Math.abs(want[i])) <= 1, what);
+        };
+        // 100 rows (the test set) and 37 (a stride with padding).
+        for (const n of [100, 37]) {
+          net.input(n).f32.set(data.test.x.subarray(0, n));
+          net.target(n).f32.set(data.test.y.subarray(0, n));
+          const want = net.loss(n);
+          const wantPred = net.prediction(n).f32.slice();
+          const wantLayers = Array.from({ length: net.spec.layers }, (_, l) => {
+            const { preActivation, activation } = net.layerOutputs(n, l);
+            return { u: preActivation.f32.slice(), h: activation.f32.slice() };
+          });
+          const buffers = net.buffers.f32.slice();
+          const got = net.fusedLoss(n);
+          assert.ok(Math.abs(got - want) <= tol.rtol * want, `${n} rows: loss ${got} vs ${want}`);
+          close(net.prediction(n).f32, wantPred, `${n} rows: predictions`);
+          wantLayers.forEach((w, l) => {
+            const { preActivation, activation } = net.layerOutputs(n, l);
+            close(preActivation.f32, w.u, `${n} rows: block ${l}'s activation input`);
+            close(activation.f32, w.h, `${n} rows: block ${l}'s output`);
+          });
+          assert.deepEqual(net.buffers.f32, buffers, "an eval leaves the running statistics alone");
+        }
+      }),
+    );
+  }
+}
+
 Deno.test(
   "the fused step refuses a network it does not take, and a one-row BN batch",
   withArena(() => {

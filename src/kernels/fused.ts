@@ -7,6 +7,7 @@
  * ```ts
  * import { fusable, fused_train_step } from "./fused.ts";
  * // net.fusedTrainStep(...) calls fused_train_step with the Net's buffers; see src/net/model.ts
+ * // net.fusedLoss(n) calls fused_eval: the eval-mode forward and the MSE in one call
  * fusable({ inputs: 1, outputs: 1, hidden: 10, layers: 4 }); // true
  * ```
  * @module
@@ -107,4 +108,58 @@ export function fused_train_step(
     t,
     params.size,
   );
+}
+
+/**
+ * The eval-mode forward of `n` rows `x`, `y` ([n, 1] each) with the running
+ * statistics, in one call: the predictions into `pred` ([n, 1]), each block's
+ * activations left in `work` (see {@link fusedActivations}). Returns the MSE.
+ */
+export function fused_eval(
+  net: { params: Tensor; buffers: Tensor },
+  work: Tensor,
+  x: Tensor,
+  y: Tensor,
+  pred: Tensor,
+  shape: FusedShape,
+): number {
+  const n = x.size;
+  if (y.size !== n || pred.size !== n || n < 1) {
+    throw new RangeError(`fused_eval: ${n} inputs, ${y.size} targets and ${pred.size} predictions`);
+  }
+  if (work.data.byteLength < fusedWorkBytes(shape.hidden, shape.layers, n)) {
+    throw new RangeError(`fused_eval: work space too small for ${n} rows`);
+  }
+  const bn = shape.bn === null ? k.BN_NONE : SEMANTICS[shape.bn];
+  return k.fused_eval(
+    net.params.ptr,
+    net.buffers.ptr,
+    work.ptr,
+    x.ptr,
+    y.ptr,
+    pred.ptr,
+    n,
+    shape.hidden,
+    shape.layers,
+    ACTIVATION[shape.activation],
+    bn,
+    shape.eps,
+  );
+}
+
+/**
+ * Block `layer`'s activation input u (the BN output, or the Linear output z
+ * without BN) and output h as the last fused call on `n` rows left them in
+ * `work`: feature-major views [hidden, stride], each feature's `n` values
+ * first, then padding up to the stride (a whole number of vectors).
+ */
+export function fusedActivations(
+  work: Tensor,
+  shape: Pick<FusedShape, "hidden" | "bn">,
+  n: number,
+  layer: number,
+): { u: Tensor; h: Tensor; stride: number } {
+  const stride = (n + 3) & ~3, H = shape.hidden;
+  const at = (which: number) => work.slice(k.fused_activation_offset(H, n, layer, which) / 4, [H, stride]);
+  return { u: at(shape.bn === null ? 0 : 1), h: at(2), stride };
 }

@@ -35,7 +35,14 @@ import {
 } from "../kernels/batchnorm.ts";
 import type { BnSemantics } from "../kernels/batchnorm.ts";
 import { linear_backward, linear_forward } from "../kernels/linear.ts";
-import { fusable, fused_train_step, type FusedShape, fusedWorkBytes } from "../kernels/fused.ts";
+import {
+  fusable,
+  fused_eval,
+  fused_train_step,
+  fusedActivations,
+  type FusedShape,
+  fusedWorkBytes,
+} from "../kernels/fused.ts";
 import { mse_backward, mse_forward } from "../kernels/loss.ts";
 import type { Random } from "./random.ts";
 
@@ -269,6 +276,8 @@ export class Net {
   readonly #fusedWork: Tensor | null;
   /** The network as the fused step reads it (BN null for none), formed once rather than per step. */
   readonly #fusedShape: FusedShape;
+  /** Rows of the last fused call, whose activations are in the fused work space; null after a per-layer forward. */
+  #fusedRows: number | null = null;
 
   /** Allocates a network for batches of up to `maxBatch` rows; see {@link Net.reset} for the initial values. */
   constructor(spec: NetSpec, maxBatch: number) {
@@ -445,6 +454,12 @@ export class Net {
       throw new RangeError(`layer ${l}: this network has hidden layers 0 to ${this.spec.layers - 1}`);
     }
     const b = this.#acts(n).blocks[l];
+    if (this.#fusedRows === n && this.#fusedWork !== null) {
+      // The fused kernels keep them feature-major: transpose into the row-major views.
+      const { u, h, stride } = fusedActivations(this.#fusedWork, this.#fusedShape, n, l);
+      transposeInto(b.u.f32, u.f32, n, this.spec.hidden, stride);
+      transposeInto(b.h.f32, h.f32, n, this.spec.hidden, stride);
+    }
     return { preActivation: b.u, activation: b.h };
   }
 
@@ -455,6 +470,7 @@ export class Net {
    */
   forward(n: number, train: boolean): Tensor {
     const a = this.#acts(n);
+    this.#fusedRows = null;
     const { spec } = this;
     let input = a.x;
     for (let l = 0; l < spec.layers; l++) {
@@ -545,7 +561,22 @@ export class Net {
     if (this.#fusedWork === null) throw new RangeError("the fused step takes 1 → 1 networks of width 1…64 only");
     this.#acts(n);
     this.step += 1;
+    this.#fusedRows = n;
     return fused_train_step(this, this.#fusedWork, xs, ys, order, from, n, this.#fusedShape, opts, this.step);
+  }
+
+  /**
+   * {@link Net.loss} in one kernel call (src/kernels/fused.ts): the eval-mode
+   * MSE of the first `n` rows of input/target, the predictions left in
+   * {@link Net.prediction} and the activations for {@link Net.layerOutputs}.
+   * Equal to {@link Net.loss} to rounding. Only for a network {@link fusable}
+   * says it can take.
+   */
+  fusedLoss(n: number): number {
+    if (this.#fusedWork === null) throw new RangeError("the fused eval takes 1 → 1 networks of width 1…64 only");
+    const a = this.#acts(n);
+    this.#fusedRows = n;
+    return fused_eval(this, this.#fusedWork, a.x, a.target, a.pred, this.#fusedShape);
   }
 
   /** The predictions of the last {@link Net.fusedTrainStep} on `n` rows (training mode), [n, 1]. */
@@ -590,6 +621,13 @@ export class Net {
     };
     this.#views.set(n, a);
     return a;
+  }
+}
+
+/** dst[n][f] = src[f][n] for n < rows, f < features, src rows `stride` apart. */
+function transposeInto(dst: Float32Array, src: Float32Array, rows: number, features: number, stride: number): void {
+  for (let f = 0; f < features; f++) {
+    for (let n = 0; n < rows; n++) dst[n * features + f] = src[f * stride + n];
   }
 }
 

@@ -71,10 +71,10 @@ export class Random {
 
   /** An integer uniform on 0 … n−1 (n ≤ 2³²), without modulo bias (rejection). */
   below(n: number): number {
-    const limit = 4294967296 - (4294967296 % n);
+    const limit = 4294967296 - remainder(4294967296, n);
     let x: number;
     do x = this.nextUint32(); while (x >= limit);
-    return x % n;
+    return remainder(x, n);
   }
 
   /** A standard normal sample (Box–Muller; the pair's second value is kept for the next call). */
@@ -101,6 +101,16 @@ export class Random {
     }
     return a;
   }
+}
+
+/**
+ * x mod n for integers 0 ≤ x ≤ 2³², 1 ≤ n ≤ 2³², exactly as `x % n` (which V8
+ * computes with a slow floating-point remainder): every value stays below
+ * 2⁵³, so x − q·n is exact, and a quotient rounded up by one is corrected.
+ */
+function remainder(x: number, n: number): number {
+  const r = x - Math.floor(x / n) * n;
+  return r < 0 ? r + n : r;
 }
 
 function rotl(x: number, k: number): number {

@@ -237,7 +237,7 @@ export async function trainVariant(
     const testLoss = (epoch: number) => {
       gather_rows(net.input(nTest), testX, identity, 0);
       gather_rows(net.target(nTest), testY, identity, 0);
-      const loss = net.loss(nTest);
+      const loss = fused ? net.fusedLoss(nTest) : net.loss(nTest);
       hooks.onEval?.(epoch, net, nTest);
       return loss;
     };
