@@ -94,7 +94,8 @@ export function benchCell(
     const fused = trainPath(config) === "fused";
     const step = fused ? () => net.fusedTrainStep(xs, ys, order, 0, batch, adam) : () => net.trainStep(batch, adam);
     const train = rate(step, window, reps);
-    const evals = rate(() => net.forward(batch, false), window, reps);
+    // The fused eval is one call that also sums the loss (a batch of subtractions more than a forward).
+    const evals = rate(fused ? () => net.fusedLoss(batch) : () => net.forward(batch, false), window, reps);
     return {
       hidden,
       batch,

@@ -12,12 +12,13 @@
  * @module
  */
 import { ACTIVATIONS } from "../kernels/activations.ts";
+import { FUSED_MAX_WIDTH } from "../kernels/fused.ts";
 import { parseFlags, UsageError } from "./flags.ts";
 import { BN_VARIANTS, type BnVariant, MAX_LAYERS, MAX_WIDTH } from "../net/model.ts";
 import { FLAG_NAMES, type Grid, SWEEP_KEYS, type SweepKey } from "../experiment/sweep.ts";
 import { decimalNumber } from "../outputs/numbers.ts";
 import { type ExperimentRequest, MAX_DIAGNOSED_GROUPS } from "../experiment/plan.ts";
-import { DEFAULTS, type TrainConfig } from "../net/train.ts";
+import { DEFAULTS, FUSED_AUTO_WIDTH, type TrainConfig } from "../net/train.ts";
 
 export { UsageError };
 
@@ -67,8 +68,8 @@ over the product of all lists, e.g. --lr 0.01,0.02 --hidden 10,32 is 4 configura
                       (on by default, for the first seed of each group, up to ${MAX_DIAGNOSED_GROUPS} groups)
   --diagnostics       draw them for a larger sweep too
   --threads N         threads per run for the large kernels, 1…64  (2 from width 128 on, else 1)
-  --path P            the training step: fused (one kernel call per step, width ≤ 64),
-                      layers (a kernel per layer), auto (fused up to width 16)  (auto)
+  --path P            the training step and eval: fused (one kernel call each, width ≤ ${FUSED_MAX_WIDTH}),
+                      layers (a kernel per layer), auto (fused up to width ${FUSED_AUTO_WIDTH})  (auto)
   --jobs N            runs trained at once, each in its own worker, 1…64
                       (the cores ÷ threads, within --max-memory; 1 for a short experiment)
   --out DIR           output directory                        (runs/<timestamp>)
