@@ -51,3 +51,32 @@ export function sum_squares(p: usize, n: i32): f64 {
   }
   return sum;
 }
+
+/**
+ * dst[c·rows + r] = src[r·stride + c] for r < rows, c < cols: the first cols
+ * columns of a [rows × stride] block, transposed (the fused kernels' feature-
+ * major activations back to row-major).
+ */
+export function transpose(dst: usize, src: usize, rows: i32, cols: i32, stride: i32): void {
+  for (let r = 0; r < rows; r++) {
+    const s = src + (<usize>(r * stride) << 2);
+    for (let c = 0; c < cols; c++) store<f32>(dst + (<usize>(c * rows + r) << 2), load<f32>(s + (<usize>c << 2)));
+  }
+}
+
+/**
+ * Adds to counts[0 … bins) (u32) how many of the n floats at p fall in each of
+ * `bins` equal-width bins over [lo, hi], the first and last also taking
+ * everything below and above; NaN falls in none. The bin is
+ * floor((x − lo)·bins/(hi − lo)) in f64, clamped to the bins before it becomes
+ * an integer (x = ±∞ lands in an outer bin instead of trapping).
+ */
+export function histogram(counts: usize, p: usize, n: i32, lo: f64, hi: f64, bins: i32): void {
+  const scale = <f64>bins / (hi - lo), last = <f64>(bins - 1);
+  for (let i = 0; i < n; i++) {
+    const x = <f64>load<f32>(p + (<usize>i << 2));
+    if (x != x) continue;
+    const b = <usize>(<i32>Math.min(last, Math.max(0, Math.floor((x - lo) * scale)))) << 2;
+    store<u32>(counts + b, load<u32>(counts + b) + 1);
+  }
+}

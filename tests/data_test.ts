@@ -3,7 +3,7 @@
 // diagnostics use.
 import assert from "node:assert/strict";
 import { arena } from "../src/kernels/arena.ts";
-import { count_nonfinite, gather_rows, sum_squares } from "../src/kernels/data.ts";
+import { count_nonfinite, gather_rows, histogram, sum_squares, transpose } from "../src/kernels/data.ts";
 import { assertUntouched, guardAfter, withArena } from "./scoped.ts";
 
 Deno.test(
@@ -52,5 +52,32 @@ Deno.test(
         assert.ok(Number.isNaN(sum_squares(t)));
       }
     }
+  }),
+);
+
+Deno.test(
+  "histogram counts every value once; the outer bins take what lies beyond (±∞ too); NaN counts nowhere",
+  withArena(() => {
+    const bins = { lo: -1, hi: 1, count: 4 };
+    const values = [-100, -1, -0.5, -0.01, 0, 0.49, 0.5, 1, 100, NaN, -Infinity, Infinity];
+    assert.deepEqual(histogram(arena.f32([values.length]).set(values), bins), [3, 2, 2, 4]);
+    assert.deepEqual(histogram(arena.f32([0]), { lo: -6, hi: 6, count: 24 }), new Array(24).fill(0));
+    // Against the definition, floor((x − lo)·count/(hi − lo)) clamped, on values spread past both ends.
+    const xs = Array.from({ length: 1001 }, (_, i) => Math.fround(-7 + 14 * i / 1000));
+    const want = new Array(24).fill(0);
+    for (const x of xs) want[Math.min(23, Math.max(0, Math.floor((x + 6) * 24 / 12)))]++;
+    assert.deepEqual(histogram(arena.f32([xs.length]).set(xs), { lo: -6, hi: 6, count: 24 }), want);
+    assert.throws(() => histogram(arena.f32([1]), { lo: 1, hi: 1, count: 3 }), /3 bins over \[1, 1\]/);
+  }),
+);
+
+Deno.test(
+  "transpose turns the first columns of a [rows, stride] block into [columns, rows]",
+  withArena(() => {
+    const src = arena.f32([3, 8]).set(Array.from({ length: 24 }, (_, i) => i));
+    const dst = arena.f32([5, 3]);
+    transpose(dst, src, 5);
+    assert.deepEqual(Array.from(dst.f32), [0, 8, 16, 1, 9, 17, 2, 10, 18, 3, 11, 19, 4, 12, 20]);
+    assert.throws(() => transpose(arena.f32([9, 3]), src, 9), /9 columns/);
   }),
 );

@@ -1,7 +1,8 @@
 /**
  * Typed wrappers of `kernels/data.ts`: `gather_rows`, which assembles a
  * shuffled mini-batch inside the shared memory, and the whole-tensor scans
- * the training loop and the diagnostics use (non-finite count, sum of squares).
+ * the training loop and the diagnostics use (non-finite count, sum of squares,
+ * histogram, transposition).
  *
  * @example
  * ```ts
@@ -15,7 +16,7 @@
  * @module
  */
 import * as k from "../../kernels/build/data.wasm";
-import type { Tensor } from "./arena.ts";
+import { arena, type Tensor } from "./arena.ts";
 
 /**
  * dst[r, :] = src[index[from + r], :] for every row r of `dst`: a mini-batch
@@ -42,4 +43,40 @@ export function count_nonfinite(t: Tensor): number {
 export function sum_squares(t: Tensor): number {
   if (t.dtype !== "f32") throw new TypeError(`sum_squares: expected f32, got ${t.dtype}`);
   return k.sum_squares(t.ptr, t.size);
+}
+
+/**
+ * dst[c, r] = src[r, c] for the first `cols` columns of `src` ([rows, stride]
+ * with rows × cols = dst's size): e.g. the fused kernels' feature-major
+ * activations, [features, stride], back to row-major [rows, features].
+ */
+export function transpose(dst: Tensor, src: Tensor, cols: number): void {
+  const [rows, stride] = src.shape;
+  if (
+    src.shape.length !== 2 || cols > stride || dst.size !== rows * cols || src.dtype !== "f32" || dst.dtype !== "f32"
+  ) {
+    throw new RangeError(`transpose: ${cols} columns of f32 [${src.shape}] into [${dst.shape}] ${dst.dtype}`);
+  }
+  k.transpose(dst.ptr, src.ptr, rows, cols, stride);
+}
+
+/**
+ * Counts of the f32 tensor's values in `count` equal-width bins over [lo, hi],
+ * the first and last bin also taking everything below and above; NaN counts
+ * in no bin.
+ */
+export function histogram(t: Tensor, bins: { lo: number; hi: number; count: number }): number[] {
+  if (t.dtype !== "f32") throw new TypeError(`histogram: expected f32, got ${t.dtype}`);
+  if (!(bins.hi > bins.lo) || !Number.isInteger(bins.count) || bins.count < 1) {
+    throw new RangeError(`histogram: ${bins.count} bins over [${bins.lo}, ${bins.hi}]`);
+  }
+  const mark = arena.mark();
+  try {
+    const counts = arena.u32([bins.count]);
+    counts.u32.fill(0);
+    k.histogram(counts.ptr, t.ptr, t.size, bins.lo, bins.hi, bins.count);
+    return Array.from(counts.u32);
+  } finally {
+    arena.release(mark);
+  }
 }

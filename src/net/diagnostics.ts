@@ -18,7 +18,7 @@
  * @module
  */
 import type { Activation } from "../kernels/activations.ts";
-import { sum_squares } from "../kernels/data.ts";
+import { histogram, sum_squares } from "../kernels/data.ts";
 import type { Tensor } from "../kernels/arena.ts";
 import type { Net } from "./model.ts";
 import type { TrainHooks } from "./train.ts";
@@ -72,18 +72,6 @@ export interface Diagnostics {
 /** The first, middle and last epoch (0, ⌊E/2⌋, E), without repeats. */
 export function snapshotEpochs(epochs: number): number[] {
   return [...new Set([0, Math.floor(epochs / 2), epochs])];
-}
-
-/** Counts `values` into `bins` (NaN counts in no bin). */
-export function histogram(values: ArrayLike<number>, bins: Bins): number[] {
-  const counts = new Array(bins.count).fill(0);
-  const scale = bins.count / (bins.hi - bins.lo);
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i];
-    if (Number.isNaN(v)) continue;
-    counts[Math.min(bins.count - 1, Math.max(0, Math.floor((v - bins.lo) * scale)))]++;
-  }
-  return counts;
 }
 
 /**
@@ -140,14 +128,15 @@ export class LayerRecorder {
     if (!this.#snapshots.includes(epoch)) return;
     for (let layer = 0; layer < this.#layers; layer++) {
       const { preActivation, activation } = net.layerOutputs(rows, layer);
-      const pre = histogram(preActivation.f32, PRE_ACTIVATION_BINS);
+      // Counted in wasm: this runs at the first eval, before any of this code is warm.
+      const pre = histogram(preActivation, PRE_ACTIVATION_BINS);
       this.#histograms.push({ epoch, layer, kind: "pre", bins: PRE_ACTIVATION_BINS, counts: pre });
       this.#histograms.push({
         epoch,
         layer,
         kind: "post",
         bins: this.#post,
-        counts: histogram(activation.f32, this.#post),
+        counts: histogram(activation, this.#post),
       });
     }
   }

@@ -43,6 +43,7 @@ import {
   type FusedShape,
   fusedWorkBytes,
 } from "../kernels/fused.ts";
+import { transpose } from "../kernels/data.ts";
 import { mse_backward, mse_forward } from "../kernels/loss.ts";
 import type { Random } from "./random.ts";
 
@@ -456,9 +457,9 @@ export class Net {
     const b = this.#acts(n).blocks[l];
     if (this.#fusedRows === n && this.#fusedWork !== null) {
       // The fused kernels keep them feature-major: transpose into the row-major views.
-      const { u, h, stride } = fusedActivations(this.#fusedWork, this.#fusedShape, n, l);
-      transposeInto(b.u.f32, u.f32, n, this.spec.hidden, stride);
-      transposeInto(b.h.f32, h.f32, n, this.spec.hidden, stride);
+      const { u, h } = fusedActivations(this.#fusedWork, this.#fusedShape, n, l);
+      transpose(b.u, u, n);
+      transpose(b.h, h, n);
     }
     return { preActivation: b.u, activation: b.h };
   }
@@ -621,13 +622,6 @@ export class Net {
     };
     this.#views.set(n, a);
     return a;
-  }
-}
-
-/** dst[n][f] = src[f][n] for n < rows, f < features, src rows `stride` apart. */
-function transposeInto(dst: Float32Array, src: Float32Array, rows: number, features: number, stride: number): void {
-  for (let f = 0; f < features; f++) {
-    for (let n = 0; n < rows; n++) dst[n * features + f] = src[f * stride + n];
   }
 }
 
