@@ -19,6 +19,7 @@ import { FLAG_NAMES, type Grid, SWEEP_KEYS, type SweepKey } from "../experiment/
 import { decimalNumber } from "../outputs/numbers.ts";
 import { type ExperimentRequest, MAX_DIAGNOSED_GROUPS } from "../experiment/plan.ts";
 import { DEFAULTS, FUSED_AUTO_WIDTH, type TrainConfig } from "../net/train.ts";
+import { PROBE_EVERY } from "../experiment/probes.ts";
 
 export { UsageError };
 
@@ -70,6 +71,10 @@ over the product of all lists, e.g. --lr 0.01,0.02 --hidden 10,32 is 4 configura
   --threads N         threads per run for the large kernels, 1…64  (2 from width 128 on, else 1)
   --path P            the training step and eval: fused (one kernel call each, width ≤ ${FUSED_MAX_WIDTH}),
                       layers (a kernel per layer), auto (fused up to width ${FUSED_AUTO_WIDTH})  (auto)
+  --probes            measure what the BN papers measure, every run: input percentiles,
+                      the loss landscape along the gradient, internal covariate shift
+                      (percentiles.csv, landscape.csv, ics.csv and their charts)
+  --probe-every N     probe every N-th training step  (${PROBE_EVERY})
   --jobs N            runs trained at once, each in its own worker, 1…64
                       (the cores ÷ threads, within --max-memory; 1 for a short experiment)
   --out DIR           output directory                        (runs/<timestamp>)
@@ -167,6 +172,8 @@ export function parseOptions(args: string[]): TrainOptions {
     threads: { type: "string" },
     jobs: { type: "string" },
     path: { type: "string" },
+    probes: { type: "boolean" },
+    "probe-every": { type: "string" },
     quiet: { type: "boolean" },
     "max-memory": { type: "string" },
     json: { type: "boolean" },
@@ -182,6 +189,7 @@ export function parseOptions(args: string[]): TrainOptions {
   });
   if (v.out !== undefined && v.out.trim() === "") throw new UsageError("--out must name a directory");
   if (v.diagnostics && v["no-diagnostics"]) throw new UsageError("--diagnostics and --no-diagnostics contradict");
+  if (v["probe-every"] !== undefined && !v.probes) throw new UsageError("--probe-every needs --probes");
   const grid = Object.fromEntries(SWEEP_KEYS.map((key) => {
     const flag = FLAG_NAMES[key];
     const parse = SWEEP_PARSERS[key] as (flag: string, raw: string) => unknown;
@@ -202,6 +210,7 @@ export function parseOptions(args: string[]): TrainOptions {
     threads: v.threads === undefined ? null : wholeNumber("threads", v.threads, 1, 64),
     jobs: v.jobs === undefined ? null : wholeNumber("jobs", v.jobs, 1, 64),
     path: oneOf("path", v.path ?? "auto", ["auto", "fused", "layers"] as const),
+    probes: v.probes ? wholeNumber("probe-every", str(v["probe-every"], PROBE_EVERY), 1, 1_000_000) : null,
     maxMemory: v["max-memory"] === undefined ? null : byteSize("max-memory", v["max-memory"]),
     quiet: v.quiet ?? false,
     json: v.json ?? false,

@@ -25,10 +25,12 @@ import {
   batchProblem,
   DEFAULTS,
   fusedTakes,
+  specFor,
   trainBytes,
   type TrainConfig,
   type TrainPath,
 } from "../net/train.ts";
+import { proberBytes } from "./probes.ts";
 import { type Configuration, configurations, type Grid, type Group, groups, singleGrid } from "./sweep.ts";
 
 /** What an experiment is asked to do: the train command's flags, as values. */
@@ -57,6 +59,8 @@ export interface ExperimentRequest {
   maxMemory: number | null;
   /** The training step for every run (see {@link TrainPath}). */
   path: TrainPath;
+  /** Probe every run (src/experiment/probes.ts) every this many steps; null: no probes. */
+  probes: number | null;
 }
 
 /** The notebook's experiment: every variant, the notebook's settings, seed 0, defaults for the rest. */
@@ -73,6 +77,7 @@ export const NOTEBOOK_REQUEST: Readonly<ExperimentRequest> = {
   jobs: null,
   maxMemory: null,
   path: "auto",
+  probes: null,
 };
 
 /** What the plan needs to know of the machine. */
@@ -103,6 +108,8 @@ export interface PlannedRun {
   diagnose: boolean;
   /** Whether its final weights are kept as a model file (the first seed of each group). */
   keepModel: boolean;
+  /** Probe it every this many steps (src/experiment/probes.ts); null: no probes. */
+  probeEvery: number | null;
   /** "torch", or "torch seed 3" when there are several seeds. */
   label: string;
 }
@@ -241,14 +248,17 @@ export function makePlan(request: ExperimentRequest, machine: Machine): Plan {
       config: { ...group.configuration.config, seed },
       diagnose: diagnose && s === 0,
       keepModel: s === 0,
+      probeEvery: request.probes,
       label: request.seeds > 1 ? `${group.label} seed ${seed}` : group.label,
     }))
   );
   runs.forEach((r, i) => r.index = i);
 
   // The largest run decides what one job needs: its arena and its threads' packing scratch.
+  const probeBytes = (v: BnVariant, c: TrainConfig) =>
+    request.probes === null ? 0 : proberBytes(specFor(v, c), Math.min(c.batchSize, trainSize));
   const cost = (c: Configuration) =>
-    Math.max(...request.variants.map((v) => trainBytes(v, c.config, trainSize, testSize)));
+    Math.max(...request.variants.map((v) => trainBytes(v, c.config, trainSize, testSize) + probeBytes(v, c.config)));
   const largest = configs.reduce((a, b) => cost(b) > cost(a) ? b : a);
   const runBytes = arena.used + cost(largest) + threads * gemmScratchBytes() + 4096;
   const wasm32 = MAX_PAGES * PAGE_BYTES;

@@ -22,7 +22,9 @@ import { within } from "../kernels/deadline.ts";
 import { notebookData } from "../net/dataset.ts";
 import { type Diagnostics, LayerRecorder } from "../net/diagnostics.ts";
 import type { NetSnapshot } from "../net/model.ts";
-import { type TrainResult, trainVariant } from "../net/train.ts";
+import { specFor, type TrainResult, trainVariant } from "../net/train.ts";
+import { arena } from "../kernels/arena.ts";
+import { Prober, type ProbeRecords } from "./probes.ts";
 import type { Plan, PlannedRun } from "./plan.ts";
 
 /** A run's outcome: its losses and predictions, and what the plan asked it to keep. */
@@ -31,6 +33,8 @@ export interface RunResult extends TrainResult {
   run: PlannedRun;
   /** Per-layer diagnostics, where the plan asked for them. */
   diagnostics: Diagnostics | null;
+  /** The probes' measurements, where the plan asked for them. */
+  probes: ProbeRecords | null;
   /** The trained network, where the plan keeps it and the run completed. */
   model: NetSnapshot | null;
 }
@@ -92,16 +96,26 @@ export async function trainRun(
   const { config } = run;
   const recorder = run.diagnose ? new LayerRecorder(config.layers, config.activation, config.epochs) : null;
   let model: NetSnapshot | null = null;
-  const result = await trainVariant(run.group.variant, data, config, {
-    ...recorder?.hooks(),
-    onEpoch: (partial) => hooks.onEpoch?.({ testLoss: partial.testLoss, trainLoss: partial.trainLoss }),
-    onProgress: hooks.onProgress,
-    stopRequested: hooks.stopRequested,
-    onTrained: (net) => {
-      if (run.keepModel) model = net.snapshot();
-    },
-  });
-  return { ...result, run, diagnostics: recorder?.result() ?? null, model };
+  // The prober's network lives in the arena for the run's length.
+  const mark = arena.mark();
+  try {
+    const prober = run.probeEvery === null
+      ? null
+      : new Prober(specFor(run.group.variant, config), Math.min(config.batchSize, sizes.train), run.probeEvery);
+    const result = await trainVariant(run.group.variant, data, config, {
+      ...recorder?.hooks(),
+      ...prober?.hooks(),
+      onEpoch: (partial) => hooks.onEpoch?.({ testLoss: partial.testLoss, trainLoss: partial.trainLoss }),
+      onProgress: hooks.onProgress,
+      stopRequested: hooks.stopRequested,
+      onTrained: (net) => {
+        if (run.keepModel) model = net.snapshot();
+      },
+    });
+    return { ...result, run, diagnostics: recorder?.result() ?? null, probes: prober?.result() ?? null, model };
+  } finally {
+    arena.release(mark);
+  }
 }
 
 /** A run's progress reports, passed on to the experiment's hook with the runs `done` so far and in all. */

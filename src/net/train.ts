@@ -15,7 +15,7 @@
  */
 import type { Activation } from "../kernels/activations.ts";
 import { ADAM_DEFAULTS } from "../kernels/adam.ts";
-import { arena } from "../kernels/arena.ts";
+import { arena, type Tensor } from "../kernels/arena.ts";
 import { count_nonfinite, gather_rows } from "../kernels/data.ts";
 import { fusable } from "../kernels/fused.ts";
 import type { Samples } from "./dataset.ts";
@@ -113,6 +113,22 @@ export interface TrainResult {
   stopped: Stop | null;
 }
 
+/** The rows one training step trains on: rows `order[from … from+rows)` of the sample columns `xs`, `ys`. */
+export interface StepBatch {
+  /** The step, from 0 over the whole run. */
+  step: number;
+  /** The training inputs, [samples, 1]. */
+  xs: Tensor;
+  /** The training targets, [samples, 1]. */
+  ys: Tensor;
+  /** The epoch's shuffled sample indices (u32). */
+  order: Tensor;
+  /** The step's first index in `order`. */
+  from: number;
+  /** The step's batch size. */
+  rows: number;
+}
+
 /** What the caller of {@link trainVariant} can observe and steer. */
 export interface TrainHooks {
   /** After every completed epoch, with the result so far. */
@@ -129,6 +145,10 @@ export interface TrainHooks {
   onEval?(epoch: number, net: Net, rows: number): void;
   /** After each step's backward, before the update, while `net.grads` holds the step's gradients. It must only read. */
   onBackward?(net: Net): void;
+  /** Before each step, while `net` holds the parameters the step starts from. It must only read. */
+  beforeStep?(net: Net, batch: StepBatch): void;
+  /** After each step's update, while `net` holds the updated parameters. It must only read. */
+  afterStep?(net: Net, batch: StepBatch): void;
   /** After a complete run's final eval, with the trained network (freed once this settles). */
   onTrained?(net: Net): void | Promise<void>;
 }
@@ -251,6 +271,8 @@ export async function trainVariant(
       millis: 0,
       stopped: null,
     };
+    const watched = hooks.beforeStep !== undefined || hooks.afterStep !== undefined;
+    let stepsDone = 0;
     const start = performance.now();
     let lastYield = start, lastProgress = start, stepsSinceProgress = 0;
     const stop = (reason: Stop["reason"], epoch: number, step: number, detail: string) => {
@@ -269,6 +291,8 @@ export async function trainVariant(
       let sum = 0, seen = 0, from = 0;
       for (let step = 0; step < sizes.length; step++) {
         const n = sizes[step];
+        const batch = watched ? { step: stepsDone, xs: trainX, ys: trainY, order, from, rows: n } : null;
+        if (batch) hooks.beforeStep?.(net, batch);
         let loss: number;
         if (fused) {
           // One call: forward, backward and Adam. The gradients stay in net.grads for the checks and hooks.
@@ -283,6 +307,8 @@ export async function trainVariant(
         hooks.onBackward?.(net);
         if (!fused) net.optimizerStep(adam);
         if (count_nonfinite(net.params) > 0) return stop("diverged", epoch, step, "non-finite parameter");
+        if (batch) hooks.afterStep?.(net, batch);
+        stepsDone++;
         sum += loss * n;
         seen += n;
         from += n;

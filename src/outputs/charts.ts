@@ -17,6 +17,7 @@ import { compile, type TopLevelSpec } from "vega-lite";
 import type { Samples } from "../net/dataset.ts";
 import type { Diagnostics } from "../net/diagnostics.ts";
 import { spreadAtEach } from "../experiment/stats.ts";
+import type { ProbeRecords } from "../experiment/probes.ts";
 
 const SCHEMA = "https://vega.github.io/schema/vega-lite/v6.json";
 
@@ -262,6 +263,161 @@ export function gradNormsSpec(series: readonly DiagnosedSeries[]): TopLevelSpec 
         },
       },
     },
+  };
+}
+
+/** One series' probe measurements (src/experiment/probes.ts). */
+export interface ProbedSeries {
+  /** Legend label: the variant, or the group in a sweep. */
+  label: string;
+  /** What its prober measured. */
+  probes: ProbeRecords;
+}
+
+/**
+ * Ioffe & Szegedy's Fig. 1: the 15th, 50th and 85th percentile of unit 0's
+ * input to the nonlinearity over training, one panel per hidden layer.
+ */
+export function percentilesSpec(series: readonly ProbedSeries[]): TopLevelSpec {
+  const names = ["15th", "50th", "85th"];
+  const values = series.flatMap((s) =>
+    s.probes.percentiles.flatMap((p) =>
+      p.values.map((value, i) => ({
+        step: p.step,
+        layer: `layer ${p.layer}`,
+        percentile: names[i],
+        value,
+        series: s.label,
+      }))
+    )
+  );
+  return {
+    $schema: SCHEMA,
+    title: {
+      text: "Input to the nonlinearity of one unit per layer: 15th, 50th, 85th percentile over the step's batch",
+      subtitle: "Ioffe & Szegedy (2015), Fig. 1: with BN the distribution stays put; without it, it drifts",
+    },
+    data: { values },
+    facet: { column: { field: "layer", type: "nominal", title: null } },
+    spec: {
+      width: 150,
+      height: 200,
+      mark: { type: "line" },
+      encoding: {
+        x: { field: "step", type: "quantitative", title: "training step" },
+        y: { field: "value", type: "quantitative", title: "unit 0's input" },
+        color: { field: "series", type: "nominal", title: "variant", scale: seriesScale(series.map((s) => s.label)) },
+        strokeDash: { field: "percentile", type: "nominal", title: "percentile", sort: names },
+        detail: { field: "percentile", type: "nominal" },
+      },
+    },
+    resolve: { scale: { y: "independent" } },
+  };
+}
+
+/**
+ * Santurkar et al.'s Fig. 4, three panels over training: the range of the
+ * loss along the gradient (a band from its smallest to its largest value over
+ * the probed points), the range of the gradient's change there, and the
+ * effective β-smoothness.
+ */
+export function landscapeSpec(series: readonly ProbedSeries[]): TopLevelSpec {
+  const rows = series.flatMap((s) =>
+    s.probes.landscape.map((l) => {
+      const losses = [l.loss, ...l.points.map((p) => p.loss)], changes = l.points.map((p) => p.gradChange);
+      return {
+        step: l.step,
+        series: s.label,
+        lossLo: Math.min(...losses),
+        lossHi: Math.max(...losses),
+        changeLo: Math.min(...changes),
+        changeHi: Math.max(...changes),
+        smoothness: l.smoothness,
+      };
+    })
+  );
+  const color = {
+    field: "series",
+    type: "nominal",
+    title: "variant",
+    scale: seriesScale(series.map((s) => s.label)),
+  } as const;
+  const x = { field: "step", type: "quantitative", title: "training step" } as const;
+  const band = (lo: string, hi: string, title: string) => ({
+    width: 220,
+    height: 200,
+    layer: [
+      {
+        mark: { type: "area", opacity: 0.3 },
+        encoding: {
+          x,
+          y: { field: lo, type: "quantitative", title, scale: { type: "log" } },
+          y2: { field: hi },
+          color,
+        },
+      },
+      { mark: { type: "line" }, encoding: { x, y: { field: hi, type: "quantitative" }, color } },
+    ],
+  });
+  return {
+    $schema: SCHEMA,
+    title: {
+      text: "The loss landscape along the gradient at each probed step (Santurkar et al. 2018, Fig. 4)",
+      subtitle:
+        "Points θ − η·g up to 4× as far as the step went; bands: smallest to largest over the points (log scale)",
+    },
+    data: { values: rows },
+    hconcat: [
+      band("lossLo", "lossHi", "loss along the gradient"),
+      band("changeLo", "changeHi", "‖∇L(θ) − ∇L(θ − ηg)‖"),
+      {
+        width: 220,
+        height: 200,
+        mark: { type: "line", point: true },
+        encoding: {
+          x,
+          y: { field: "smoothness", type: "quantitative", title: "effective β-smoothness", scale: { type: "log" } },
+          color,
+        },
+      },
+    ],
+  } as TopLevelSpec;
+}
+
+/**
+ * Internal covariate shift as Santurkar et al. define it (Def. 2.1): per
+ * hidden layer from 1, how far its weight gradient moves when only the layers
+ * below it take the step's update: the L2 distance (top) and the cosine (bottom).
+ */
+export function icsSpec(series: readonly ProbedSeries[]): TopLevelSpec {
+  const values = series.flatMap((s) =>
+    s.probes.ics.flatMap((c) => [
+      { step: c.step, layer: `layer ${c.layer}`, measure: "‖G − G′‖", value: c.l2, series: s.label },
+      { step: c.step, layer: `layer ${c.layer}`, measure: "cos(G, G′)", value: c.cosine, series: s.label },
+    ])
+  );
+  return {
+    $schema: SCHEMA,
+    title: {
+      text: "Internal covariate shift: layer i's weight gradient before and after the layers below take their step",
+      subtitle: "Santurkar et al. (2018), Def. 2.1: distance (top) and cosine (bottom) between the two gradients",
+    },
+    data: { values },
+    facet: {
+      row: { field: "measure", type: "nominal", title: null, sort: ["‖G − G′‖", "cos(G, G′)"] },
+      column: { field: "layer", type: "nominal", title: null },
+    },
+    spec: {
+      width: 180,
+      height: 150,
+      mark: { type: "line", point: true },
+      encoding: {
+        x: { field: "step", type: "quantitative", title: "training step" },
+        y: { field: "value", type: "quantitative", title: null },
+        color: { field: "series", type: "nominal", title: "variant", scale: seriesScale(series.map((s) => s.label)) },
+      },
+    },
+    resolve: { scale: { y: "independent" } },
   };
 }
 

@@ -11,6 +11,7 @@
  * ```
  * @module
  */
+import type { ProbeRecords } from "../experiment/probes.ts";
 import type { Diagnostics } from "../net/diagnostics.ts";
 
 /** What names a run in the CSV files: its variant, the swept settings' values and its seed. */
@@ -84,6 +85,49 @@ export function gradNormsCsv(runs: readonly DiagnosedRun[]): string {
     r.diagnostics.gradNorms.forEach((norms, epoch) =>
       norms.forEach((norm, i) => rows.push([...key, epoch, r.diagnostics.weights[i], norm].join(",")))
     );
+  }
+  return rows.join("\n") + "\n";
+}
+
+/** A run's probe measurements, as the three probe CSVs need them. */
+export interface ProbedRun extends RunKey {
+  /** What the run's prober measured. */
+  probes: ProbeRecords;
+}
+
+/** `percentiles.csv`: per run, probed step and hidden layer, unit 0's 15th, 50th and 85th percentile. */
+export function percentilesCsv(runs: readonly ProbedRun[]): string {
+  const rows = [[...keyHeader(runs[0]), "step", "layer", "p15", "p50", "p85"].join(",")];
+  for (const r of runs) {
+    const key = keyCells(r);
+    for (const p of r.probes.percentiles) rows.push([...key, p.step, p.layer, ...p.values].join(","));
+  }
+  return rows.join("\n") + "\n";
+}
+
+/**
+ * `landscape.csv`: per run, probed step and point θ − η·g, the point's scale
+ * (η·‖g‖ over the length of the step's update; 0 is θ itself), the loss there,
+ * ‖∇L(θ) − ∇L(θ − η·g)‖ and that over ‖η·g‖ (empty at θ).
+ */
+export function landscapeCsv(runs: readonly ProbedRun[]): string {
+  const rows = [[...keyHeader(runs[0]), "step", "scale", "loss", "grad_change", "smoothness"].join(",")];
+  for (const r of runs) {
+    const key = keyCells(r);
+    for (const l of r.probes.landscape) {
+      rows.push([...key, l.step, 0, l.loss, 0, ""].join(","));
+      for (const p of l.points) rows.push([...key, l.step, p.scale, p.loss, p.gradChange, p.smoothness].join(","));
+    }
+  }
+  return rows.join("\n") + "\n";
+}
+
+/** `ics.csv`: per run, probed step and hidden layer from 1, ‖G − G′‖ and cos(G, G′) (src/experiment/probes.ts). */
+export function icsCsv(runs: readonly ProbedRun[]): string {
+  const rows = [[...keyHeader(runs[0]), "step", "layer", "l2", "cosine"].join(",")];
+  for (const r of runs) {
+    const key = keyCells(r);
+    for (const c of r.probes.ics) rows.push([...key, c.step, c.layer, c.l2, c.cosine].join(","));
   }
   return rows.join("\n") + "\n";
 }

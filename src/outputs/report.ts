@@ -26,6 +26,8 @@ export interface ReportChart {
   title: string;
   /** The rendered SVG document. */
   svg: string;
+  /** A few sentences above it: what it measures and what to look for. */
+  about?: string;
 }
 
 /** What the report shows. */
@@ -78,7 +80,7 @@ export function reportHtml(report: Report): string {
     `<tr>${cells.map((c) => `<${tag}>${e(c)}</${tag}>`).join("")}</tr>`;
   const [header, ...rows] = report.summary;
   const charts = report.charts.map((c) =>
-    `<figure>
+    `${c.about ? `<p class="about">${e(c.about)}</p>\n` : ""}<figure>
 <img class="chart" id="chart-${e(c.name)}" alt="${e(c.title)}" src="${svgDataUrl(c.svg)}">
 <figcaption>${e(c.title)} — <a href="${e(c.name)}.svg">${e(c.name)}.svg</a>, vega-lite spec <a href="${
       e(c.name)

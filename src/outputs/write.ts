@@ -21,9 +21,19 @@ import { type GroupSummary, summaryRows } from "../experiment/summary.ts";
 import type { Group } from "../experiment/sweep.ts";
 import { notebookData } from "../net/dataset.ts";
 import type { NetSnapshot } from "../net/model.ts";
-import { fitSpec, gradNormsSpec, layerHistogramsSpec, renderSvg, testLossSpec, trainingDataSpec } from "./charts.ts";
+import {
+  fitSpec,
+  gradNormsSpec,
+  icsSpec,
+  landscapeSpec,
+  layerHistogramsSpec,
+  percentilesSpec,
+  renderSvg,
+  testLossSpec,
+  trainingDataSpec,
+} from "./charts.ts";
 import { encodeModel } from "./checkpoint.ts";
-import { gradNormsCsv, histogramsCsv, predictionsCsv } from "./csv.ts";
+import { gradNormsCsv, histogramsCsv, icsCsv, landscapeCsv, percentilesCsv, predictionsCsv } from "./csv.ts";
 import { runKey } from "./losses.ts";
 import type { OutDir } from "./outdir.ts";
 import { type ReportChart, reportHtml } from "./report.ts";
@@ -43,10 +53,37 @@ export async function writeModel(dir: OutDir, run: PlannedRun, model: NetSnapsho
   return name;
 }
 
-/** The charts of a run, in the order the report shows them; the last two only with diagnostics. */
-const CHARTS = ["training-data", "test-loss", "fit", "layer-histograms", "grad-norms"] as const;
+/** The charts of a run, in the order the report shows them; two only with diagnostics, the last three only with probes. */
+const CHARTS = [
+  "training-data",
+  "test-loss",
+  "fit",
+  "layer-histograms",
+  "grad-norms",
+  "percentiles",
+  "landscape",
+  "ics",
+] as const;
 /** One of {@link CHARTS}: writeOutputs names its charts by these, so no chart goes unlisted in the manifest. */
 type ChartName = typeof CHARTS[number];
+const PROBE_CHARTS: readonly ChartName[] = ["percentiles", "landscape", "ics"];
+
+/** What the report says under a chart: what it measures and what to look for. */
+const ABOUT: Partial<Record<ChartName, string>> = {
+  percentiles: "Ioffe & Szegedy (2015, Fig. 1) followed the 15th, 50th and 85th percentile of one unit's input " +
+    "to the sigmoid over training: without BN it wandered, with BN it held still. Here unit 0 of each hidden " +
+    "layer, on the batch each probed step trained on. Look for lines that stay flat and near 0 with BN, and " +
+    "drift or spread out (into tanh's flat tails beyond ±2) without it.",
+  landscape: "Santurkar et al. (2018, Fig. 4) argue BN helps because it makes the loss smoother, not because it " +
+    "fixes distributions. At each probed step the parameters are moved along the gradient by ¼ to 4 times the " +
+    "length of the step Adam took; the bands span the smallest to the largest loss (left) and gradient change " +
+    "(middle) over those points, and the right panel is the largest gradient change per unit moved, the " +
+    "effective β-smoothness. Lower and narrower means a landscape the optimizer can trust.",
+  ics: "Internal covariate shift as Santurkar et al. define it (Def. 2.1): how much layer i's weight gradient " +
+    "changes when only the layers below it take the step's update. Distance near 0 and cosine near 1 mean the " +
+    "layer's inputs moved in a way that does not disturb what it should learn. BN was introduced to reduce this; " +
+    "the paper found it does not always.",
+};
 
 /**
  * Every file `plan` may write, in a fixed order: listed in the directory's
@@ -55,8 +92,11 @@ type ChartName = typeof CHARTS[number];
  */
 export function plannedFiles(plan: Plan): string[] {
   const models = plan.groups.map(modelFileName);
-  const charts = CHARTS.flatMap((c) => [`${c}.svg`, `${c}.vl.json`]);
-  return ["losses.csv", "predictions.csv", "histograms.csv", "grad-norms.csv", ...charts, ...models, "index.html"];
+  const probed = plan.request.probes !== null;
+  const charts = CHARTS.filter((c) => probed || !PROBE_CHARTS.includes(c)).flatMap((c) => [`${c}.svg`, `${c}.vl.json`]);
+  const csvs = ["losses.csv", "predictions.csv", "histograms.csv", "grad-norms.csv"];
+  if (probed) csvs.push("percentiles.csv", "landscape.csv", "ics.csv");
+  return [...csvs, ...charts, ...models, "index.html"];
 }
 
 /** What {@link writeOutputs} wrote, and what a stop kept it from writing. */
@@ -118,6 +158,23 @@ export async function writeOutputs(
     files.push(["histograms.csv", histogramsCsv(diagnosed)], ["grad-norms.csv", gradNormsCsv(diagnosed)]);
     charts.push(["layer-histograms", layerHistogramsSpec(diagnosed)], ["grad-norms", gradNormsSpec(diagnosed)]);
   }
+  // Probes: every seed in the CSVs, the first seed's runs in the charts.
+  const probed = results.filter((r) => r.probes !== null)
+    .map((r) => ({
+      ...runKey(r.run),
+      label: r.run.group.label,
+      probes: r.probes!,
+      first: r.run.seed === plan.seeds[0],
+    }));
+  if (probed.length > 0) {
+    files.push(["percentiles.csv", percentilesCsv(probed)], ["landscape.csv", landscapeCsv(probed)]);
+    files.push(["ics.csv", icsCsv(probed)]);
+    const firsts = probed.filter((r) => r.first);
+    charts.push(["percentiles", percentilesSpec(firsts)], ["landscape", landscapeSpec(firsts)], [
+      "ics",
+      icsSpec(firsts),
+    ]);
+  }
   const pending = [...files.map(([n]) => n), ...charts.flatMap(([n]) => [`${n}.svg`, `${n}.vl.json`]), "index.html"];
   const written = ["losses.csv", ...models];
   const stopped = (): Written => ({ files: written, missing: pending, stoppedBy: stopRequested() });
@@ -125,7 +182,7 @@ export async function writeOutputs(
   for (const [name, spec] of charts) {
     if (stopRequested()) return stopped();
     const svg = await renderSvg(spec);
-    rendered.push({ name, title: chartTitle(spec), svg });
+    rendered.push({ name, title: chartTitle(spec), svg, about: ABOUT[name] });
     files.push([`${name}.svg`, svg], [`${name}.vl.json`, JSON.stringify(spec, null, 1) + "\n"]);
   }
   const listed = ["losses.csv", ...files.map(([n]) => n), ...models];
