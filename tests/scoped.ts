@@ -12,15 +12,24 @@
  */
 import { arena, type Tensor } from "../src/kernels/arena.ts";
 
-/** `fn` wrapped so that everything it allocates in the arena is released when it returns or throws. */
-export function withArena(fn: () => void): () => void {
+/**
+ * `fn` wrapped so that everything it allocates in the arena is released when
+ * it returns or throws (for an async `fn`, when its promise settles).
+ */
+export function withArena(fn: () => void): () => void;
+export function withArena(fn: () => Promise<void>): () => Promise<void>;
+export function withArena(fn: () => void | Promise<void>): () => void | Promise<void> {
   return () => {
     const mark = arena.mark();
+    let result: void | Promise<void>;
     try {
-      fn();
-    } finally {
+      result = fn();
+    } catch (err) {
       arena.release(mark);
+      throw err;
     }
+    if (result instanceof Promise) return result.finally(() => arena.release(mark));
+    arena.release(mark);
   };
 }
 
