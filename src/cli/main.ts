@@ -12,7 +12,7 @@
  */
 import type { Plan } from "../experiment/plan.ts";
 import { runExperiment, type RunResult } from "../experiment/run.ts";
-import { experimentJson, outcomes, summarize, summaryTable } from "../experiment/summary.ts";
+import { experimentJson, outcomes, probeTable, summarize, summaryTable } from "../experiment/summary.ts";
 import { LossesWriter } from "../outputs/losses.ts";
 import type { OutDir } from "../outputs/outdir.ts";
 import { modelFileName, plannedFiles, writeModel, writeOutputs } from "../outputs/write.ts";
@@ -89,6 +89,11 @@ async function runAndWrite(p: Plan, dir: OutDir, opts: TrainOptions): Promise<nu
     const summaries = summarize(p.groups, outcomes(results));
     say("");
     for (const line of summaryTable(summaries)) say(line);
+    const probes = probeTable(summaries, results);
+    if (probes.length > 0) {
+      say("\nProbes, medians over the probed steps (median over seeds):");
+      for (const line of probes) say(line);
+    }
     // Listed in plan order, whatever order parallel runs finished in.
     const models = results.filter((r) => r.model).map((r) => modelFileName(r.run.group));
     const written = await writeOutputs(dir, p, results, summaries, models, { logY: opts.logY }, () => stops.signal);

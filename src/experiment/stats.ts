@@ -34,11 +34,18 @@ export interface Spread {
  * the mean of the middle two. NaN for no values.
  */
 export function quantile(values: readonly number[], p: number): number {
-  if (values.length === 0) return NaN;
+  return quantiles(values, [p])[0];
+}
+
+/** {@link quantile} for each of `ps`, sorting `values` once. */
+export function quantiles(values: readonly number[], ps: readonly number[]): number[] {
+  if (values.length === 0) return ps.map(() => NaN);
   const sorted = [...values].sort((a, b) => a - b);
-  const at = (sorted.length - 1) * p;
-  const lo = Math.floor(at), hi = Math.ceil(at);
-  return sorted[lo] + (sorted[hi] - sorted[lo]) * (at - lo);
+  return ps.map((p) => {
+    const at = (sorted.length - 1) * p;
+    const lo = Math.floor(at), hi = Math.ceil(at);
+    return sorted[lo] + (sorted[hi] - sorted[lo]) * (at - lo);
+  });
 }
 
 /**

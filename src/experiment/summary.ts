@@ -18,7 +18,8 @@
 import type { Plan } from "./plan.ts";
 import type { RunResult } from "./run.ts";
 import { planSettings } from "./settings.ts";
-import { type Spread, spread, spreadAtEach } from "./stats.ts";
+import { type ProbeSummary, summarizeProbes } from "./probes.ts";
+import { quantile, type Spread, spread, spreadAtEach } from "./stats.ts";
 import type { Group } from "./sweep.ts";
 import type { Stop } from "../net/train.ts";
 
@@ -132,6 +133,40 @@ export function summaryTable(summaries: readonly GroupSummary[]): string[] {
   return rows.map((row) =>
     row.map((cell, c) => c < names ? cell.padEnd(widths[c]) : cell.padStart(widths[c])).join("  ").trimEnd()
   );
+}
+
+/**
+ * The probes' table: per group, the median over its seeds of each run's
+ * medians over its probed steps (src/experiment/probes.ts): loss range, gradient
+ * change, effective β-smoothness, then ICS distance and cosine per layer.
+ * Empty without probes.
+ */
+export function probeTable(summaries: readonly GroupSummary[], results: readonly RunResult[]): string[] {
+  const probed = results.filter((r) => r.probes !== null);
+  if (probed.length === 0) return [];
+  const layers = summarizeProbes(probed[0].probes!).ics.map((c) => c.layer);
+  const header = [
+    "group",
+    "loss range",
+    "grad change",
+    "β-smoothness",
+    ...layers.flatMap((l) => [`ICS L2 layer ${l}`, `cos layer ${l}`]),
+  ];
+  const rows = summaries.flatMap((s) => {
+    const mine = probed.filter((r) => r.run.group === s.group).map((r) => summarizeProbes(r.probes!));
+    if (mine.length === 0) return [];
+    const med = (f: (p: ProbeSummary) => number) => quantile(mine.map(f), 0.5);
+    const cells = [
+      med((p) => p.lossRange),
+      med((p) => p.gradChange),
+      med((p) => p.smoothness),
+      ...layers.flatMap((_, i) => [med((p) => p.ics[i].l2), med((p) => p.ics[i].cosine)]),
+    ];
+    return [[s.group.label, ...cells.map((v) => v.toPrecision(4))]];
+  });
+  const all = [header, ...rows];
+  const widths = header.map((_, c) => Math.max(...all.map((row) => row[c].length)));
+  return all.map((row) => row.map((cell, c) => c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c])).join("  "));
 }
 
 /** The JSON form of each group's summary (`--json`'s `groups`). */

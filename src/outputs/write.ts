@@ -75,7 +75,7 @@ const ABOUT: Partial<Record<ChartName, string>> = {
     "layer, on the batch each probed step trained on. Look for lines that stay flat and near 0 with BN, and " +
     "drift or spread out (into tanh's flat tails beyond ±2) without it.",
   landscape: "Santurkar et al. (2018, Fig. 4) argue BN helps because it makes the loss smoother, not because it " +
-    "fixes distributions. At each probed step the parameters are moved along the gradient by ¼ to 4 times the " +
+    "fixes distributions. At each probed step the parameters are moved along the gradient by ½ to 4 times the " +
     "length of the step Adam took; the bands span the smallest to the largest loss (left) and gradient change " +
     "(middle) over those points, and the right panel is the largest gradient change per unit moved, the " +
     "effective β-smoothness. Lower and narrower means a landscape the optimizer can trust.",
