@@ -367,3 +367,29 @@ export function batchnorm_eval_backward(
     store<f32>(dgamma + o4, load<f32>(dgamma + o4) + <f32>sdyx);
   }
 }
+
+/**
+ * The `noisy` variant's perturbation after BN (Santurkar et al. 2018, §2.1):
+ * y[n, c] = x[n, c]·scale[c] + shift[c], a shift and scale drawn afresh for
+ * every step and unit. In place is fine (y = x).
+ */
+export function noise_forward(y: usize, x: usize, scale: usize, shift: usize, N: i32, C: i32): void {
+  for (let n = 0; n < N; n++) {
+    const row = <usize>(n * C) << 2;
+    for (let c = 0; c < C; c++) {
+      const o = <usize>c << 2;
+      store<f32>(y + row + o, load<f32>(x + row + o) * load<f32>(scale + o) + load<f32>(shift + o));
+    }
+  }
+}
+
+/** The perturbation's backward: dx[n, c] = dy[n, c]·scale[c] (in place is fine). */
+export function noise_backward(dx: usize, dy: usize, scale: usize, N: i32, C: i32): void {
+  for (let n = 0; n < N; n++) {
+    const row = <usize>(n * C) << 2;
+    for (let c = 0; c < C; c++) {
+      const o = <usize>c << 2;
+      store<f32>(dx + row + o, load<f32>(dy + row + o) * load<f32>(scale + o));
+    }
+  }
+}

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { XMLParser, XMLValidator } from "fast-xml-parser";
 import { parseCsv } from "../src/outputs/csv.ts";
 import { notebookData } from "../src/net/dataset.ts";
-import { BN_VARIANTS, type BnVariant } from "../src/net/model.ts";
+import { type BnVariant, NOTEBOOK_VARIANTS } from "../src/net/model.ts";
 import { DEFAULTS, trainVariant } from "../src/net/train.ts";
 import { inTempDir, train } from "./cli.ts";
 
@@ -15,11 +15,11 @@ for (const path of ["fused", "layers"] as const) {
     // Measured on both steps: BN medians 7.2–8.0, every BN run's best epoch below 11.1, no-BN runs 56.4–61.2.
     // The final epoch alone is noisy at lr 0.02 (a BN run may end at 22 after a best of 5), so the
     // per-run bound is on the best epoch.
-    const final: Record<BnVariant, number[]> = { mybn: [], torch: [], none: [] };
-    const best: Record<BnVariant, number[]> = { mybn: [], torch: [], none: [] };
+    const final: Record<BnVariant, number[]> = { mybn: [], torch: [], noisy: [], none: [] };
+    const best: Record<BnVariant, number[]> = { mybn: [], torch: [], noisy: [], none: [] };
     for (let seed = 0; seed < 10; seed++) {
       const data = notebookData(seed);
-      for (const v of BN_VARIANTS) {
+      for (const v of NOTEBOOK_VARIANTS) {
         const { testLoss } = await trainVariant(v, data, { ...DEFAULTS, seed, path });
         final[v].push(testLoss.at(-1)!);
         best[v].push(Math.min(...testLoss));
@@ -87,7 +87,9 @@ Deno.test("a default run prints the finding and writes parseable CSVs and SVG ch
       r.stdout,
       /torch \(eps 1e-5\): \[\[-1\.2247, -1\.2247\], \[0\.0000, 0\.0000\], \[1\.2247, 1\.2247\]\]/,
     );
-    for (const v of BN_VARIANTS) assert.match(r.stdout, new RegExp(`^  ${v}\\s+test loss per epoch:( \\S+){11}$`, "m"));
+    for (const v of NOTEBOOK_VARIANTS) {
+      assert.match(r.stdout, new RegExp(`^  ${v}\\s+test loss per epoch:( \\S+){11}$`, "m"));
+    }
     assert.match(r.stdout, /^variant\s+final test loss\s+best epoch\s+best test loss\s+training time$/m);
 
     const losses = parseCsv(await Deno.readTextFile(`${out}/losses.csv`));
@@ -95,7 +97,7 @@ Deno.test("a default run prints the finding and writes parseable CSVs and SVG ch
     assert.equal(losses.rows.length, 3 * 11);
     for (const [k, row] of losses.rows.entries()) {
       const [variant, seed, epoch, test, trainLoss] = row;
-      assert.equal(variant, BN_VARIANTS[Math.floor(k / 11)]);
+      assert.equal(variant, NOTEBOOK_VARIANTS[Math.floor(k / 11)]);
       assert.equal(seed, "0");
       assert.equal(Number(epoch), k % 11);
       assert.ok(Number.isFinite(Number(test)) && Number(test) > 0);
@@ -103,7 +105,7 @@ Deno.test("a default run prints the finding and writes parseable CSVs and SVG ch
       else assert.ok(Number.isFinite(Number(trainLoss)) && Number(trainLoss) > 0);
     }
     // The printed summary and the CSV agree on the final test loss.
-    for (const v of BN_VARIANTS) {
+    for (const v of NOTEBOOK_VARIANTS) {
       const final = Number(losses.rows.find((row) => row[0] === v && row[2] === "10")![3]);
       assert.match(r.stdout, new RegExp(`^${v}\\s+${final.toFixed(4).replace(".", "\\.")} `, "m"));
     }
@@ -118,8 +120,8 @@ Deno.test("a default run prints the finding and writes parseable CSVs and SVG ch
     const parser = new XMLParser({ ignoreAttributes: false });
     const charts: [string, string, string[]][] = [
       ["training-data", "Training data: y = x² + N(0, 1)", []],
-      ["test-loss", "Test loss (eval mode) at the start of each epoch", [...BN_VARIANTS]],
-      ["fit", "Fitted curves against the test points", [...BN_VARIANTS]],
+      ["test-loss", "Test loss (eval mode) at the start of each epoch", [...NOTEBOOK_VARIANTS]],
+      ["fit", "Fitted curves against the test points", [...NOTEBOOK_VARIANTS]],
     ];
     for (const [name, title, series] of charts) {
       const svg = await Deno.readTextFile(`${out}/${name}.svg`);
@@ -152,7 +154,7 @@ const BAD_FLAGS: [string[], RegExp][] = [
   [["--lr=-0.1"], /^train: --lr must be a number > 0/],
   [["--lr", "Infinity"], /^train: --lr must be a number > 0/],
   [["--lr", "NaN"], /^train: --lr must be a number > 0/],
-  [["--variants", "foo"], /^train: --variants: unknown variant "foo"; choose from mybn, torch, none/],
+  [["--variants", "foo"], /^train: --variants: unknown variant "foo"; choose from mybn, torch, noisy, none/],
   [["--variants", ""], /^train: --variants: unknown variant ""/],
   [["--variants", "torch,torch"], /^train: --variants lists torch twice/],
   [["--batch-size", "0"], /^train: --batch-size must be a whole number from 1/],
@@ -227,4 +229,17 @@ Deno.test("--batch-size 333 trains once --drop-last removes the one-row batch; -
     assert.equal(existing.code, 2);
     assert.match(existing.stderr, /is not empty; choose another directory or add --force/);
   });
+});
+
+Deno.test("the noisy variant's noise comes from its own seeded stream: same seed same run, other seed other run", async () => {
+  const config = { ...DEFAULTS, epochs: 3 };
+  const run = async (seed: number) => (await trainVariant("noisy", notebookData(1), { ...config, seed })).testLoss;
+  const a = await run(5), b = await run(5), c = await run(6);
+  assert.deepEqual(a, b);
+  assert.notDeepEqual(a, c);
+  // The noise changes training (torch BN is the same network without it), and leaves the data and init alone.
+  const torch = (await trainVariant("torch", notebookData(1), { ...config, seed: 5, path: "layers" })).testLoss;
+  assert.equal(a[0], torch[0], "the same init gives the same first eval (eval mode adds no noise)");
+  assert.notEqual(a.at(-1), torch.at(-1));
+  await assert.rejects(() => trainVariant("noisy", notebookData(1), { ...config, path: "fused" }), /no noisy variant/);
 });

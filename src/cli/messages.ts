@@ -46,6 +46,8 @@ export function planMessage(p: PlanProblem): string {
       return batchMessage(p.problem);
     case "path":
       return `--path fused takes --hidden 1…${p.maxWidth}, got ${p.hidden}; use --path auto or layers`;
+    case "path-noisy":
+      return "--path fused has no noisy variant (the per-layer kernels train it); use --path auto or layers";
     case "memory": {
       const { hidden, layers, batchSize } = p.config;
       const what = `--hidden ${hidden} × --layers ${layers} with --batch-size ${batchSize} needs ${

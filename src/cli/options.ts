@@ -14,7 +14,7 @@
 import { ACTIVATIONS } from "../kernels/activations.ts";
 import { FUSED_MAX_WIDTH } from "../kernels/fused.ts";
 import { parseFlags, UsageError } from "./flags.ts";
-import { BN_VARIANTS, type BnVariant, MAX_LAYERS, MAX_WIDTH } from "../net/model.ts";
+import { BN_VARIANTS, type BnVariant, MAX_LAYERS, MAX_WIDTH, NOTEBOOK_VARIANTS } from "../net/model.ts";
 import { FLAG_NAMES, type Grid, SWEEP_KEYS, type SweepKey } from "../experiment/sweep.ts";
 import { decimalNumber } from "../outputs/numbers.ts";
 import { type ExperimentRequest, MAX_DIAGNOSED_GROUPS } from "../experiment/plan.ts";
@@ -50,7 +50,8 @@ final weights as model-<variant>.safetensors (PyTorch state_dict names).
 
 Flags (defaults are the notebook's; LIST flags take a comma list and sweep
 over the product of all lists, e.g. --lr 0.01,0.02 --hidden 10,32 is 4 configurations):
-  --variants LIST     comma list of mybn, torch, none        (mybn,torch,none)
+  --variants LIST     comma list of mybn, torch, noisy, none  (mybn,torch,none);
+                      noisy: torch BN, then a random shift and scale per step and unit
                         mybn:  the notebook's MyBN (eps 1e-6, biased running var, stats start at 0)
                         torch: PyTorch BatchNorm1d (eps 1e-5, unbiased running var, var starts at 1)
                         none:  no BN
@@ -179,7 +180,7 @@ export function parseOptions(args: string[]): TrainOptions {
     json: { type: "boolean" },
     help: { type: "boolean", short: "h" },
   }).values;
-  const variants = list("variants", v.variants ?? BN_VARIANTS.join(","), (_, name) => {
+  const variants = list("variants", v.variants ?? NOTEBOOK_VARIANTS.join(","), (_, name) => {
     if (!(BN_VARIANTS as readonly string[]).includes(name)) {
       throw new UsageError(
         `--variants: unknown variant ${JSON.stringify(name)}; choose from ${BN_VARIANTS.join(", ")}`,

@@ -18,7 +18,7 @@ import { arena } from "../kernels/arena.ts";
 import { gemmScratchBytes } from "../kernels/matmul.ts";
 import { MAX_PAGES, PAGE_BYTES } from "../kernels/memory.ts";
 import { TEST_SIZE, TRAIN_SIZE } from "../net/dataset.ts";
-import { BN_VARIANTS, type BnVariant } from "../net/model.ts";
+import { type BnVariant, NOTEBOOK_VARIANTS } from "../net/model.ts";
 import { FUSED_MAX_WIDTH } from "../kernels/fused.ts";
 import {
   type BatchProblem,
@@ -65,7 +65,7 @@ export interface ExperimentRequest {
 
 /** The notebook's experiment: every variant, the notebook's settings, seed 0, defaults for the rest. */
 export const NOTEBOOK_REQUEST: Readonly<ExperimentRequest> = {
-  variants: [...BN_VARIANTS],
+  variants: [...NOTEBOOK_VARIANTS],
   grid: singleGrid(DEFAULTS),
   epochs: DEFAULTS.epochs,
   dropLast: DEFAULTS.dropLast,
@@ -146,6 +146,8 @@ export type PlanProblem =
   | { kind: "seed-range"; seed: number; seeds: number }
   | { kind: "batch"; problem: BatchProblem }
   | { kind: "path"; hidden: number; maxWidth: number }
+  /** `--path fused` with the noisy variant, which only the per-layer kernels train. */
+  | { kind: "path-noisy" }
   | { kind: "memory"; need: number; limit: number; limitFrom: "wasm32" | "ram" | "max-memory"; config: TrainConfig };
 
 /** A request that cannot run; {@link PlanError.problem} says why. */
@@ -236,6 +238,7 @@ export function makePlan(request: ExperimentRequest, machine: Machine): Plan {
   if (request.path === "fused") {
     const wide = configs.find((c) => !fusedTakes(c.config));
     if (wide) throw new PlanError({ kind: "path", hidden: wide.config.hidden, maxWidth: FUSED_MAX_WIDTH });
+    if (request.variants.includes("noisy")) throw new PlanError({ kind: "path-noisy" });
   }
   const threads = request.threads ?? Math.max(...configs.map((c) => defaultThreads(c.config.hidden, machine.cores)));
   const diagnose = request.diagnostics ?? groupList.length <= MAX_DIAGNOSED_GROUPS;

@@ -164,6 +164,11 @@ export class Prober {
     if (batch.step % this.#every !== 0) return;
     const probe = this.#net;
     probe.params.f32.set(net.params.f32);
+    // The noisy variant's perturbation of this step, so the probes see the landscape the step saw.
+    if (net.noise && probe.noise) {
+      probe.noise.scale.f32.set(net.noise.scale.f32);
+      probe.noise.shift.f32.set(net.noise.shift.f32);
+    }
     gather_rows(probe.input(batch.rows), batch.xs, batch.order, batch.from);
     gather_rows(probe.target(batch.rows), batch.ys, batch.order, batch.from);
     const loss = probe.lossAndGrad(batch.rows);

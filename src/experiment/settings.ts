@@ -11,6 +11,7 @@
  * ```
  * @module
  */
+import type { BnVariant } from "../net/model.ts";
 import { type TrainConfig, trainPath } from "../net/train.ts";
 import type { Plan } from "./plan.ts";
 import type { SweepKey } from "./sweep.ts";
@@ -29,19 +30,23 @@ export interface Setting {
 }
 
 /** The training settings of a run, in the order every output lists them. */
-const TRAINING: { key: string; label: string; of: (c: TrainConfig) => string | number | boolean; sweep?: SweepKey }[] =
-  [
-    { key: "epochs", label: "epochs", of: (c) => c.epochs },
-    { key: "batch_size", label: "batch size", of: (c) => c.batchSize, sweep: "batchSize" },
-    { key: "drop_last", label: "drop the last partial batch", of: (c) => c.dropLast },
-    { key: "lr", label: "learning rate (Adam)", of: (c) => c.lr, sweep: "lr" },
-    { key: "hidden", label: "hidden width", of: (c) => c.hidden, sweep: "hidden" },
-    { key: "layers", label: "hidden layers", of: (c) => c.layers, sweep: "layers" },
-    { key: "activation", label: "activation", of: (c) => c.activation, sweep: "activation" },
-    { key: "momentum", label: "BN momentum", of: (c) => c.momentum, sweep: "momentum" },
-    { key: "seed", label: "seed", of: (c) => c.seed },
-    { key: "path", label: "training step", of: (c) => trainPath(c) },
-  ];
+const TRAINING: {
+  key: string;
+  label: string;
+  of: (c: TrainConfig, v?: BnVariant) => string | number | boolean;
+  sweep?: SweepKey;
+}[] = [
+  { key: "epochs", label: "epochs", of: (c) => c.epochs },
+  { key: "batch_size", label: "batch size", of: (c) => c.batchSize, sweep: "batchSize" },
+  { key: "drop_last", label: "drop the last partial batch", of: (c) => c.dropLast },
+  { key: "lr", label: "learning rate (Adam)", of: (c) => c.lr, sweep: "lr" },
+  { key: "hidden", label: "hidden width", of: (c) => c.hidden, sweep: "hidden" },
+  { key: "layers", label: "hidden layers", of: (c) => c.layers, sweep: "layers" },
+  { key: "activation", label: "activation", of: (c) => c.activation, sweep: "activation" },
+  { key: "momentum", label: "BN momentum", of: (c) => c.momentum, sweep: "momentum" },
+  { key: "seed", label: "seed", of: (c) => c.seed },
+  { key: "path", label: "training step", of: (c, v) => trainPath(c, v) },
+];
 
 /** What every run shares and no flag sets: the optimizer and the data. */
 const FIXED: [string, string][] = [
@@ -50,8 +55,8 @@ const FIXED: [string, string][] = [
 ];
 
 /** A run's own settings, for its model file's metadata: each training setting, the optimizer and the data. */
-export function runSettings(config: TrainConfig): [string, string | number | boolean][] {
-  return [...TRAINING.map((s) => [s.key, s.of(config)] as [string, string | number | boolean]), ...FIXED];
+export function runSettings(config: TrainConfig, variant?: BnVariant): [string, string | number | boolean][] {
+  return [...TRAINING.map((s) => [s.key, s.of(config, variant)] as [string, string | number | boolean]), ...FIXED];
 }
 
 /** The experiment's settings: the variants, each training setting (a list where swept), the seeds, runs, threads and jobs. */

@@ -168,3 +168,23 @@ export function batchnorm_eval_backward(
     eps,
   );
 }
+
+/**
+ * The `noisy` variant's perturbation of a BN output x [N, C]:
+ * y = x·scale + shift per column, scale and shift [C] (y may be x).
+ */
+export function noise_forward(y: Tensor, x: Tensor, scale: Tensor, shift: Tensor): void {
+  const [N, C] = x.shape;
+  expectShape("noise_forward y", y, N, C);
+  expectShape("noise_forward scale", scale, C);
+  expectShape("noise_forward shift", shift, C);
+  k.noise_forward(y.ptr, x.ptr, scale.ptr, shift.ptr, N, C);
+}
+
+/** The perturbation's backward: dx = dy·scale per column (dx may be dy). */
+export function noise_backward(dx: Tensor, dy: Tensor, scale: Tensor): void {
+  const [N, C] = dy.shape;
+  expectShape("noise_backward dx", dx, N, C);
+  expectShape("noise_backward scale", scale, C);
+  k.noise_backward(dx.ptr, dy.ptr, scale.ptr, N, C);
+}

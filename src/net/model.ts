@@ -32,6 +32,8 @@ import {
   batchnorm_eval_forward,
   batchnorm_forward,
   batchnormSumsLength,
+  noise_backward,
+  noise_forward,
 } from "../kernels/batchnorm.ts";
 import type { BnSemantics } from "../kernels/batchnorm.ts";
 import { linear_backward, linear_forward } from "../kernels/linear.ts";
@@ -48,10 +50,30 @@ import { mse_backward, mse_forward } from "../kernels/loss.ts";
 import type { Random } from "./random.ts";
 
 /** The three variants of the experiment: which BN (if any) follows each hidden Linear. */
-export type BnVariant = "mybn" | "torch" | "none";
+export type BnVariant = "mybn" | "torch" | "noisy" | "none";
 
 /** Every {@link BnVariant}, in the notebook's order. */
-export const BN_VARIANTS: readonly BnVariant[] = ["mybn", "torch", "none"];
+export const BN_VARIANTS: readonly BnVariant[] = ["mybn", "torch", "noisy", "none"];
+
+/** The notebook's three variants, the experiment's default. */
+export const NOTEBOOK_VARIANTS: readonly BnVariant[] = ["mybn", "torch", "none"];
+
+/**
+ * The BN semantics of a variant's layers, or null for none: `noisy` is
+ * PyTorch's BatchNorm1d followed by a perturbation (see {@link NOISE}).
+ */
+export function bnSemantics(bn: BnVariant): BnSemantics | null {
+  return bn === "none" ? null : bn === "noisy" ? "torch" : bn;
+}
+
+/**
+ * The `noisy` variant's perturbation (Santurkar et al. 2018, §2.1: BN followed
+ * by noise that moves the distribution on purpose): after every BN, in
+ * training mode, u ← u·a + b with a ~ U(scaleLo, scaleHi) and
+ * b ~ U(−shift, shift), drawn afresh for every step and unit from the seed's
+ * own "noise" stream. Eval mode adds no noise.
+ */
+export const NOISE = { scaleLo: 0.5, scaleHi: 2, shift: 1 } as const;
 
 /** The architecture of a {@link Net}. */
 export interface NetSpec {
@@ -157,7 +179,10 @@ function netAllocations(spec: NetSpec, maxBatch: number): Allocation[] {
   out.push(f32("x", [N, spec.inputs]), f32("target", [N, spec.outputs]), f32("pred", [N, spec.outputs]));
   out.push({ name: "sums", shape: [batchnormSumsLength(H)], dtype: "f64" });
   out.push(f32("weightT", [Math.max(...layout.map(([, shape]) => shape.reduce((a, b) => a * b, 1)))]));
-  if (fusable(spec)) out.push(f32("fusedWork", [Math.ceil(fusedWorkBytes(H, spec.layers, N) / 4)]));
+  if (fusable(spec) && spec.bn !== "noisy") {
+    out.push(f32("fusedWork", [Math.ceil(fusedWorkBytes(H, spec.layers, N) / 4)]));
+  }
+  if (spec.bn === "noisy") out.push(f32("noiseScale", [spec.layers, H]), f32("noiseShift", [spec.layers, H]));
   return out;
 }
 
@@ -275,6 +300,14 @@ export class Net {
   readonly #weightT: Tensor;
   /** The fused step's feature-major activations, where the network is narrow enough for it. */
   readonly #fusedWork: Tensor | null;
+  /**
+   * The `noisy` variant's per-step perturbation, [layers, hidden] each: the
+   * training loop draws it before every step (see {@link NOISE}); null for
+   * the other variants.
+   */
+  readonly noise: { scale: Tensor; shift: Tensor } | null;
+  /** Each block's row of {@link Net.noise}, formed once. */
+  readonly #noiseRows: { scale: Tensor; shift: Tensor }[] | null;
   /** The network as the fused step reads it (BN null for none), formed once rather than per step. */
   readonly #fusedShape: FusedShape;
   /** Rows of the last fused call, whose activations are in the fused work space; null after a per-layer forward. */
@@ -324,7 +357,7 @@ export class Net {
         ...linear(`fc${l}`),
         bn: bn
           ? {
-            semantics: spec.bn as BnSemantics,
+            semantics: bnSemantics(spec.bn)!,
             gamma: this.#params.get(`bn${l}.weight`)!,
             beta: this.#params.get(`bn${l}.bias`)!,
             dgamma: this.#grads.get(`bn${l}.weight`)!,
@@ -347,7 +380,13 @@ export class Net {
     this.#sums = take("sums");
     this.#weightT = take("weightT");
     this.#fusedWork = allocated.get("fusedWork") ?? null;
-    this.#fusedShape = { ...spec, bn: spec.bn === "none" ? null : spec.bn };
+    this.#fusedShape = { ...spec, bn: bnSemantics(spec.bn) };
+    const scale = allocated.get("noiseScale"), shift = allocated.get("noiseShift");
+    this.noise = scale && shift ? { scale, shift } : null;
+    this.#noiseRows = this.noise && Array.from({ length: L }, (_, l) => ({
+      scale: scale!.slice(l * H, [H]),
+      shift: shift!.slice(l * H, [H]),
+    }));
     this.reset();
   }
 
@@ -362,7 +401,7 @@ export class Net {
     this.adamM.f32.fill(0);
     this.adamV.f32.fill(0);
     this.step = 0;
-    const varInit = this.spec.bn === "torch" ? 1 : 0;
+    const varInit = bnSemantics(this.spec.bn) === "torch" ? 1 : 0;
     for (const [name, t] of this.#params) if (/^bn\d+\.weight$/.test(name)) t.f32.fill(1);
     for (const [name, t] of this.#buffers) t.f32.fill(name.endsWith("running_var") ? varInit : 0);
   }
@@ -492,6 +531,8 @@ export class Net {
           spec.momentum,
           bn.semantics,
         );
+        const noise = this.#noiseRows?.[l];
+        if (noise) noise_forward(b.u, b.u, noise.scale, noise.shift);
       } else if (bn !== null) {
         batchnorm_eval_forward(b.u, b.z, bn.gamma, bn.beta, bn.runningMean, bn.runningVar, spec.eps);
       }
@@ -519,6 +560,9 @@ export class Net {
       activation_backward(spec.activation, b.du, b.dh, b.h);
       const bn = p.bn;
       if (bn !== null) {
+        // The noise scaled BN's output: its gradient is scaled back first (in place).
+        const noise = this.#noiseRows?.[l];
+        if (noise) noise_backward(b.du, b.du, noise.scale);
         batchnorm_backward(b.dz, bn.dgamma, bn.dbeta, this.#sums, b.du, b.z, bn.gamma, bn.mean, bn.rstd);
       }
       const input = l === 0 ? a.x : a.blocks[l - 1].h;

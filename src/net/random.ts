@@ -20,10 +20,10 @@
  * @module
  */
 
-/** Uses of randomness that get streams of their own. */
-export type Stream = "data" | "init" | "shuffle";
+/** Uses of randomness that get streams of their own (`noise`: the `noisy` variant's perturbation). */
+export type Stream = "data" | "init" | "shuffle" | "noise";
 
-const STREAM_ID: Record<Stream, number> = { data: 1, init: 2, shuffle: 3 };
+const STREAM_ID: Record<Stream, number> = { data: 1, init: 2, shuffle: 3, noise: 4 };
 
 /** A seeded xoshiro128** generator. */
 export class Random {

@@ -19,7 +19,7 @@ import { arena, type Tensor } from "../kernels/arena.ts";
 import { count_nonfinite, gather_rows } from "../kernels/data.ts";
 import { fusable } from "../kernels/fused.ts";
 import type { Samples } from "./dataset.ts";
-import { type BnVariant, defaultEps, Net, netBytes, type NetSpec } from "./model.ts";
+import { type BnVariant, defaultEps, Net, netBytes, type NetSpec, NOISE } from "./model.ts";
 import { Random } from "./random.ts";
 
 /** What one training run needs besides the data. */
@@ -62,8 +62,12 @@ export function fusedTakes(config: Pick<TrainConfig, "hidden" | "layers">): bool
   return fusable({ inputs: 1, outputs: 1, hidden: config.hidden, layers: config.layers });
 }
 
-/** The step `config` trains with: `auto` resolved by width. */
-export function trainPath(config: Pick<TrainConfig, "path" | "hidden" | "layers">): "fused" | "layers" {
+/** The step `config` trains `variant` with: `auto` resolved by width (the noisy variant always per layer). */
+export function trainPath(
+  config: Pick<TrainConfig, "path" | "hidden" | "layers">,
+  variant?: BnVariant,
+): "fused" | "layers" {
+  if (variant === "noisy") return "layers";
   if (config.path !== "auto") return config.path;
   return fusedTakes(config) && config.hidden <= FUSED_AUTO_WIDTH ? "fused" : "layers";
 }
@@ -184,6 +188,14 @@ export function trainBytes(variant: BnVariant, config: TrainConfig, trainSize: n
     arena.bytesFor([trainSize], "u32") + arena.bytesFor([Math.max(trainSize, testSize)], "u32");
 }
 
+/** A step's perturbation for the noisy variant: scale ~ U(scaleLo, scaleHi), shift ~ U(−shift, shift) per unit. */
+function drawNoise(rng: Random, scale: Float32Array, shift: Float32Array): void {
+  for (let i = 0; i < scale.length; i++) {
+    scale[i] = rng.uniformIn(NOISE.scaleLo, NOISE.scaleHi);
+    shift[i] = rng.uniformIn(-NOISE.shift, NOISE.shift);
+  }
+}
+
 /** The sizes of the batches of one epoch over `n` samples. */
 function batchSizes(n: number, batchSize: number, dropLast: boolean): number[] {
   const sizes = new Array(Math.floor(n / batchSize)).fill(batchSize);
@@ -244,7 +256,10 @@ export async function trainVariant(
     const maxBatch = Math.max(Math.min(config.batchSize, train.x.length), test.x.length);
     const net = new Net(specFor(variant, config), maxBatch);
     net.initialize(new Random(config.seed, "init"));
-    const fused = trainPath(config) === "fused";
+    if (variant === "noisy" && config.path === "fused") throw new RangeError("the fused step has no noisy variant");
+    // The noisy variant's perturbation is a per-layer step of its own (src/net/model.ts NOISE).
+    const fused = trainPath(config, variant) === "fused";
+    const noise = net.noise && { rng: new Random(config.seed, "noise"), ...net.noise };
     const shuffle = new Random(config.seed, "shuffle");
     const adam = { ...ADAM_DEFAULTS, lr: config.lr };
     const nTest = test.x.length;
@@ -292,6 +307,7 @@ export async function trainVariant(
       for (let step = 0; step < sizes.length; step++) {
         const n = sizes[step];
         const batch = watched ? { step: stepsDone, xs: trainX, ys: trainY, order, from, rows: n } : null;
+        if (noise) drawNoise(noise.rng, noise.scale.f32, noise.shift.f32);
         if (batch) hooks.beforeStep?.(net, batch);
         let loss: number;
         if (fused) {

@@ -25,6 +25,7 @@ const SCHEMA = "https://vega.github.io/schema/vega-lite/v6.json";
 const SERIES_COLORS: Readonly<Record<string, string>> = {
   mybn: "#4c78a8",
   torch: "#f58518",
+  noisy: "#54a24b",
   none: "#e45756",
   "test points": "#9d9d9d",
 };

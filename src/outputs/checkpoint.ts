@@ -20,6 +20,7 @@ import { arena } from "../kernels/arena.ts";
 import { MAX_PAGES, PAGE_BYTES } from "../kernels/memory.ts";
 import {
   BN_VARIANTS,
+  bnSemantics,
   type BnVariant,
   bufferShapes,
   MAX_LAYERS,
@@ -174,7 +175,9 @@ function badCount(name: string, data: BigInt64Array): string | null {
 /** The state_dict of `spec` in PyTorch's order: each module's parameters, then its buffers. */
 function stateDictOrder(spec: NetSpec): [string, number[]][] {
   const all = [...parameterShapes(spec), ...bufferShapes(spec)];
-  if (spec.bn === "torch") { for (let l = 0; l < spec.layers; l++) all.push([`bn${l}.num_batches_tracked`, []]); }
+  if (bnSemantics(spec.bn) === "torch") {
+    for (let l = 0; l < spec.layers; l++) all.push([`bn${l}.num_batches_tracked`, []]);
+  }
   const module = (name: string) => name.slice(0, name.lastIndexOf("."));
   const rank = (name: string) => {
     const m = module(name);

@@ -48,7 +48,7 @@ export async function writeModel(dir: OutDir, run: PlannedRun, model: NetSnapsho
   const name = modelFileName(run.group);
   await dir.writeFile(
     name,
-    encodeModel(model, Object.fromEntries([...runSettings(run.config), ["group", run.group.label]])),
+    encodeModel(model, Object.fromEntries([...runSettings(run.config, run.group.variant), ["group", run.group.label]])),
   );
   return name;
 }
