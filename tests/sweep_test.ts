@@ -108,6 +108,21 @@ Deno.test("comma lists sweep their product: runs counted first, a column per swe
     const spec = JSON.parse(await Deno.readTextFile(`${dir}/sweep/test-loss.vl.json`));
     assert.equal(new Set(spec.data.values.map((v: { series: string }) => v.series)).size, 8);
     assert.ok(spec.data.values.some((v: { series: string }) => v.series === "torch lr=0.01 hidden=6"));
+    // With --lr swept, the lr chart: a point per group, a series per variant and other swept setting,
+    // its median the group's final test loss (one seed: the run's own).
+    const lr = JSON.parse(await Deno.readTextFile(`${dir}/sweep/lr-robustness.vl.json`));
+    type LrRow = { series: string; lr: number; median: number };
+    const points: LrRow[] = lr.data.values;
+    assert.equal(points.length, 8);
+    assert.deepEqual([...new Set(points.map((p) => p.series))].sort(), [
+      "none hidden=12",
+      "none hidden=6",
+      "torch hidden=12",
+      "torch hidden=6",
+    ]);
+    const final = csv.rows.find((row) => row.slice(0, 3).join(" ") === "torch 0.03 12" && row[4] === "1")!;
+    const point = points.find((p) => p.series === "torch hidden=12" && p.lr === 0.03)!;
+    assert.equal(point.median, Number(final[5]));
 
     const models = [...Deno.readDirSync(`${dir}/sweep`)].map((e) => e.name).filter((n) => n.startsWith("model-"));
     assert.equal(models.length, 8);

@@ -267,6 +267,54 @@ export function gradNormsSpec(series: readonly DiagnosedSeries[]): TopLevelSpec 
   };
 }
 
+/** One point of the learning-rate robustness chart: a group's final test losses over its seeds. */
+export interface LrPoint {
+  /** The series: the variant, with the other swept settings. */
+  label: string;
+  /** The group's learning rate. */
+  lr: number;
+  /** Median, smallest and largest final test loss over the seeds. */
+  median: number;
+  /** See `median`. */
+  min: number;
+  /** See `median`. */
+  max: number;
+}
+
+/** Final test loss against the learning rate (log scale): per series, the median over seeds in a min–max band. */
+export function lrRobustnessSpec(points: readonly LrPoint[]): TopLevelSpec {
+  const color = {
+    field: "series",
+    type: "nominal",
+    title: "variant",
+    scale: seriesScale([...new Set(points.map((p) => p.label))]),
+  } as const;
+  const x = { field: "lr", type: "quantitative", title: "learning rate (log scale)", scale: { type: "log" } } as const;
+  return {
+    $schema: SCHEMA,
+    title: {
+      text: "Final test loss against the learning rate",
+      subtitle: "median over seeds, band from the smallest to the largest (log scales)",
+    },
+    ...SIZE,
+    data: { values: points.map((p) => ({ ...p, series: p.label })) },
+    layer: [
+      {
+        mark: { type: "area", opacity: 0.25 },
+        encoding: { x, y: { field: "min", type: "quantitative", scale: { type: "log" } }, y2: { field: "max" }, color },
+      },
+      {
+        mark: { type: "line", point: true },
+        encoding: {
+          x,
+          y: { field: "median", type: "quantitative", title: "final test loss", scale: { type: "log" } },
+          color,
+        },
+      },
+    ],
+  } as TopLevelSpec;
+}
+
 /** One series' probe measurements (src/experiment/probes.ts). */
 export interface ProbedSeries {
   /** Legend label: the variant, or the group in a sweep. */

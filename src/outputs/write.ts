@@ -27,6 +27,8 @@ import {
   icsSpec,
   landscapeSpec,
   layerHistogramsSpec,
+  type LrPoint,
+  lrRobustnessSpec,
   percentilesSpec,
   renderSvg,
   testLossSpec,
@@ -53,7 +55,10 @@ export async function writeModel(dir: OutDir, run: PlannedRun, model: NetSnapsho
   return name;
 }
 
-/** The charts of a run, in the order the report shows them; two only with diagnostics, the last three only with probes. */
+/**
+ * The charts of a run, in the order the report shows them; two only with
+ * diagnostics, three only with probes, the last only when `--lr` is swept.
+ */
 const CHARTS = [
   "training-data",
   "test-loss",
@@ -63,6 +68,7 @@ const CHARTS = [
   "percentiles",
   "landscape",
   "ics",
+  "lr-robustness",
 ] as const;
 /** One of {@link CHARTS}: writeOutputs names its charts by these, so no chart goes unlisted in the manifest. */
 type ChartName = typeof CHARTS[number];
@@ -79,6 +85,10 @@ const ABOUT: Partial<Record<ChartName, string>> = {
     "length of the step Adam took; the bands span the smallest to the largest loss (left) and gradient change " +
     "(middle) over those points, and the right panel is the largest gradient change per unit moved, the " +
     "effective β-smoothness. Lower and narrower means a landscape the optimizer can trust.",
+  "lr-robustness": "Santurkar et al. (2018) and the BN paper report that BN makes training work over a wider " +
+    "range of learning rates. Each point is one learning rate of the sweep: the median final test loss over the " +
+    "seeds, in a band from the smallest to the largest. A flat, low curve is a variant that does not care much " +
+    "which rate it gets.",
   ics: "Internal covariate shift as Santurkar et al. define it (Def. 2.1): how much layer i's weight gradient " +
     "changes when only the layers below it take the step's update. Distance near 0 and cosine near 1 mean the " +
     "layer's inputs moved in a way that does not disturb what it should learn. BN was introduced to reduce this; " +
@@ -93,10 +103,26 @@ const ABOUT: Partial<Record<ChartName, string>> = {
 export function plannedFiles(plan: Plan): string[] {
   const models = plan.groups.map(modelFileName);
   const probed = plan.request.probes !== null;
-  const charts = CHARTS.filter((c) => probed || !PROBE_CHARTS.includes(c)).flatMap((c) => [`${c}.svg`, `${c}.vl.json`]);
+  const lrSwept = plan.request.grid.lr.length > 1;
+  const charts = CHARTS.filter((c) => (probed || !PROBE_CHARTS.includes(c)) && (lrSwept || c !== "lr-robustness"))
+    .flatMap((c) => [`${c}.svg`, `${c}.vl.json`]);
   const csvs = ["losses.csv", "predictions.csv", "histograms.csv", "grad-norms.csv"];
   if (probed) csvs.push("percentiles.csv", "landscape.csv", "ics.csv");
   return [...csvs, ...charts, ...models, "index.html"];
+}
+
+/** Each group with complete runs as a point of the lr chart, its series the variant and the other swept settings. */
+function lrPoints(summaries: readonly GroupSummary[]): LrPoint[] {
+  return summaries.filter((s) => s.final.n > 0).map((s) => {
+    const others = s.group.configuration.swept.filter(([flag]) => flag !== "lr").map(([f, v]) => `${f}=${v}`);
+    return {
+      label: [s.group.variant, ...others].join(" "),
+      lr: s.group.configuration.config.lr,
+      median: s.final.median,
+      min: s.final.min,
+      max: s.final.max,
+    };
+  });
 }
 
 /** What {@link writeOutputs} wrote, and what a stop kept it from writing. */
@@ -170,11 +196,10 @@ export async function writeOutputs(
     files.push(["percentiles.csv", percentilesCsv(probed)], ["landscape.csv", landscapeCsv(probed)]);
     files.push(["ics.csv", icsCsv(probed)]);
     const firsts = probed.filter((r) => r.first);
-    charts.push(["percentiles", percentilesSpec(firsts)], ["landscape", landscapeSpec(firsts)], [
-      "ics",
-      icsSpec(firsts),
-    ]);
+    charts.push(["percentiles", percentilesSpec(firsts)], ["landscape", landscapeSpec(firsts)]);
+    charts.push(["ics", icsSpec(firsts)]);
   }
+  if (plan.request.grid.lr.length > 1) charts.push(["lr-robustness", lrRobustnessSpec(lrPoints(summaries))]);
   const pending = [...files.map(([n]) => n), ...charts.flatMap(([n]) => [`${n}.svg`, `${n}.vl.json`]), "index.html"];
   const written = ["losses.csv", ...models];
   const stopped = (): Written => ({ files: written, missing: pending, stoppedBy: stopRequested() });
