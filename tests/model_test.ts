@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { arena } from "../src/kernels/arena.ts";
 import { Net, netBytes, notebookSpec } from "../src/net/model.ts";
 import { notebookData } from "../src/net/dataset.ts";
+import { Random } from "../src/net/random.ts";
 import { DEFAULTS, trainBytes, trainVariant } from "../src/net/train.ts";
 
 Deno.test("parameters follow the notebook Net's state_dict names and order", () => {
@@ -84,4 +85,30 @@ Deno.test("netBytes is exactly what a Net allocates, and trainBytes what a whole
   let during = 0;
   await trainVariant("torch", data, config, { onTrained: () => void (during = arena.used - before) });
   assert.equal(during, trainBytes("torch", config, data.train.x.length, data.test.x.length));
+});
+
+Deno.test("--bn-init legacy draws each γ from U(0, 1) after the Linear weights, which stay as with γ = 1", () => {
+  const mark = arena.mark();
+  try {
+    const ones = new Net(notebookSpec("torch"), 8), legacy = new Net(notebookSpec("torch"), 8);
+    ones.initialize(new Random(3, "init"));
+    legacy.initialize(new Random(3, "init"), "legacy");
+    const gammas: number[] = [];
+    for (const name of ones.parameterNames) {
+      if (/^bn\d+\.weight$/.test(name)) {
+        assert.ok(ones.param(name).f32.every((g) => g === 1), name);
+        gammas.push(...legacy.param(name).f32);
+      } else {
+        assert.deepEqual(legacy.param(name).f32, ones.param(name).f32, `${name} is the same draw`);
+      }
+    }
+    assert.equal(gammas.length, 40);
+    assert.ok(gammas.every((g) => g >= 0 && g < 1), "γ in [0, 1)");
+    assert.equal(new Set(gammas).size, 40, "a draw per unit");
+    const none = new Net(notebookSpec("none"), 8);
+    none.initialize(new Random(3, "init"), "legacy"); // no BN: nothing more to draw
+    assert.deepEqual(none.param("fc0.weight").f32, ones.param("fc0.weight").f32);
+  } finally {
+    arena.release(mark);
+  }
 });

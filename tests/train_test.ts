@@ -155,6 +155,9 @@ const BAD_FLAGS: [string[], RegExp][] = [
   [["--lr", "Infinity"], /^train: --lr must be a number > 0/],
   [["--lr", "NaN"], /^train: --lr must be a number > 0/],
   [["--variants", "foo"], /^train: --variants: unknown variant "foo"; choose from mybn, torch, noisy, none/],
+  [["--bn-init", "zeros"], /^train: --bn-init must be one of ones, legacy, got "zeros"/],
+  [["--probe-every", "5"], /^train: --probe-every needs --probes/],
+  [["--variants", "noisy", "--path", "fused"], /^train: --path fused has no noisy variant/],
   [["--variants", ""], /^train: --variants: unknown variant ""/],
   [["--variants", "torch,torch"], /^train: --variants lists torch twice/],
   [["--batch-size", "0"], /^train: --batch-size must be a whole number from 1/],
@@ -242,4 +245,20 @@ Deno.test("the noisy variant's noise comes from its own seeded stream: same seed
   assert.equal(a[0], torch[0], "the same init gives the same first eval (eval mode adds no noise)");
   assert.notEqual(a.at(-1), torch.at(-1));
   await assert.rejects(() => trainVariant("noisy", notebookData(1), { ...config, path: "fused" }), /no noisy variant/);
+});
+
+Deno.test("--bn-init legacy says what its γ does to the sanity check, and trains from it", async () => {
+  await inTempDir(async (dir) => {
+    const args = ["--bn-init", "legacy", "--variants", "torch", "--epochs", "1", "--no-diagnostics"];
+    const r = await train(dir, [...args, "--out", `${dir}/legacy`]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^ {2}--bn-init legacy: γ ~ U\(0, 1\), e\.g\. \[0\.\d{4}, 0\.\d{4}\]: torch gives /m);
+    const ones = await train(dir, ["--variants", "torch", "--epochs", "1", "--no-diagnostics", "--out", `${dir}/ones`]);
+    assert.doesNotMatch(ones.stdout, /--bn-init legacy/);
+    const loss = (csv: string) => parseCsv(csv).rows.at(-1)![3]; // the final test loss
+    assert.notEqual(
+      loss(await Deno.readTextFile(`${dir}/legacy/losses.csv`)),
+      loss(await Deno.readTextFile(`${dir}/ones/losses.csv`)),
+    );
+  });
 });

@@ -72,6 +72,7 @@ over the product of all lists, e.g. --lr 0.01,0.02 --hidden 10,32 is 4 configura
   --threads N         threads per run for the large kernels, 1…64  (2 from width 128 on, else 1)
   --path P            the training step and eval: fused (one kernel call each, width ≤ ${FUSED_MAX_WIDTH}),
                       layers (a kernel per layer), auto (fused up to width ${FUSED_AUTO_WIDTH})  (auto)
+  --bn-init I         BN's γ at the start: ones, or legacy (~ U(0, 1), as PyTorch before 1.2)  (ones)
   --probes            measure what the BN papers measure, every run: input percentiles,
                       the loss landscape along the gradient, internal covariate shift
                       (percentiles.csv, landscape.csv, ics.csv and their charts)
@@ -174,6 +175,7 @@ export function parseOptions(args: string[]): TrainOptions {
     jobs: { type: "string" },
     path: { type: "string" },
     probes: { type: "boolean" },
+    "bn-init": { type: "string" },
     "probe-every": { type: "string" },
     quiet: { type: "boolean" },
     "max-memory": { type: "string" },
@@ -211,6 +213,7 @@ export function parseOptions(args: string[]): TrainOptions {
     threads: v.threads === undefined ? null : wholeNumber("threads", v.threads, 1, 64),
     jobs: v.jobs === undefined ? null : wholeNumber("jobs", v.jobs, 1, 64),
     path: oneOf("path", v.path ?? "auto", ["auto", "fused", "layers"] as const),
+    bnInit: oneOf("bn-init", v["bn-init"] ?? "ones", ["ones", "legacy"] as const),
     probes: v.probes ? wholeNumber("probe-every", str(v["probe-every"], PROBE_EVERY), 1, 1_000_000) : null,
     maxMemory: v["max-memory"] === undefined ? null : byteSize("max-memory", v["max-memory"]),
     quiet: v.quiet ?? false,

@@ -18,7 +18,7 @@ import { arena } from "../kernels/arena.ts";
 import { gemmScratchBytes } from "../kernels/matmul.ts";
 import { MAX_PAGES, PAGE_BYTES } from "../kernels/memory.ts";
 import { TEST_SIZE, TRAIN_SIZE } from "../net/dataset.ts";
-import { type BnVariant, NOTEBOOK_VARIANTS } from "../net/model.ts";
+import { type BnInit, type BnVariant, NOTEBOOK_VARIANTS } from "../net/model.ts";
 import { FUSED_MAX_WIDTH } from "../kernels/fused.ts";
 import {
   type BatchProblem,
@@ -61,6 +61,8 @@ export interface ExperimentRequest {
   path: TrainPath;
   /** Probe every run (src/experiment/probes.ts) every this many steps; null: no probes. */
   probes: number | null;
+  /** BN's γ at the start (see `Net.initialize`). */
+  bnInit: BnInit;
 }
 
 /** The notebook's experiment: every variant, the notebook's settings, seed 0, defaults for the rest. */
@@ -78,6 +80,7 @@ export const NOTEBOOK_REQUEST: Readonly<ExperimentRequest> = {
   maxMemory: null,
   path: "auto",
   probes: null,
+  bnInit: "ones",
 };
 
 /** What the plan needs to know of the machine. */
@@ -212,6 +215,7 @@ export function makePlan(request: ExperimentRequest, machine: Machine): Plan {
     dropLast: request.dropLast,
     seed: request.seed,
     path: request.path,
+    bnInit: request.bnInit,
   };
   const configs = configurations(request.grid, base);
   const groupList = groups(configs, request.variants);

@@ -45,6 +45,7 @@ const TRAINING: {
   { key: "activation", label: "activation", of: (c) => c.activation, sweep: "activation" },
   { key: "momentum", label: "BN momentum", of: (c) => c.momentum, sweep: "momentum" },
   { key: "seed", label: "seed", of: (c) => c.seed },
+  { key: "bn_init", label: "BN γ at the start", of: (c) => c.bnInit === "ones" ? "1" : "U(0, 1) (legacy)" },
   { key: "path", label: "training step", of: (c, v) => trainPath(c, v) },
 ];
 

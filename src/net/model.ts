@@ -55,6 +55,14 @@ export type BnVariant = "mybn" | "torch" | "noisy" | "none";
 /** Every {@link BnVariant}, in the notebook's order. */
 export const BN_VARIANTS: readonly BnVariant[] = ["mybn", "torch", "noisy", "none"];
 
+/** BN's γ at the start: 1 (PyTorch ≥ 1.2, MyBN) or ~ U(0, 1) (PyTorch before 1.2). */
+export type BnInit = "ones" | "legacy";
+
+/** Fills `gamma` ~ U(0, 1), as PyTorch's BN layers initialised γ before version 1.2. */
+export function legacyGamma(rng: Random, gamma: Float32Array): void {
+  for (let i = 0; i < gamma.length; i++) gamma[i] = rng.uniform();
+}
+
 /** The notebook's three variants, the experiment's default. */
 export const NOTEBOOK_VARIANTS: readonly BnVariant[] = ["mybn", "torch", "none"];
 
@@ -410,9 +418,11 @@ export class Net {
    * PyTorch's `nn.Linear` initialisation for every Linear layer, in order:
    * weight, then bias, each ~ U(−1/√in, 1/√in) (kaiming_uniform with a = √5
    * reduces to that bound). BN layers draw nothing, so one `rng` state gives
-   * every variant the same Linear weights.
+   * every variant the same Linear weights. With `bnInit` "legacy", each BN's
+   * γ is then drawn ~ U(0, 1) from the same stream, after every Linear
+   * (PyTorch before 1.2; the notebook's sanity check shows its effect).
    */
-  initialize(rng: Random): void {
+  initialize(rng: Random, bnInit: BnInit = "ones"): void {
     for (const name of this.parameterNames) {
       if (name.startsWith("bn")) continue;
       const layer = name.slice(0, name.lastIndexOf("."));
@@ -420,6 +430,9 @@ export class Net {
       const bound = 1 / Math.sqrt(fanIn);
       const t = this.#params.get(name)!.f32;
       for (let i = 0; i < t.length; i++) t[i] = rng.uniformIn(-bound, bound);
+    }
+    if (bnInit === "legacy") {
+      for (const name of this.parameterNames) if (/^bn\d+\.weight$/.test(name)) legacyGamma(rng, this.param(name).f32);
     }
   }
 

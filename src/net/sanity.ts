@@ -15,14 +15,14 @@ import { arena } from "../kernels/arena.ts";
 import { batchnorm_forward, type BnSemantics } from "../kernels/batchnorm.ts";
 import { defaultEps } from "./model.ts";
 
-/** The three output rows of the check under `semantics` with BN momentum `momentum`. */
-export function bnSanityCheck(semantics: BnSemantics, momentum: number): number[][] {
+/** The three output rows of the check under `semantics` with BN momentum `momentum` (and γ, 1 by default). */
+export function bnSanityCheck(semantics: BnSemantics, momentum: number, gammaValues = [1, 1]): number[][] {
   const mark = arena.mark();
   try {
     const x = arena.f32([3, 2]).set([1, 2, 3, 4, 5, 6]);
     const y = arena.f32([3, 2]);
     const runningVar = arena.f32([2]).set(semantics === "torch" ? [1, 1] : [0, 0]);
-    const gamma = arena.f32([2]).set([1, 1]);
+    const gamma = arena.f32([2]).set(gammaValues);
     const eps = defaultEps(semantics);
     batchnorm_forward(
       y,

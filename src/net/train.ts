@@ -19,7 +19,7 @@ import { arena, type Tensor } from "../kernels/arena.ts";
 import { count_nonfinite, gather_rows } from "../kernels/data.ts";
 import { fusable } from "../kernels/fused.ts";
 import type { Samples } from "./dataset.ts";
-import { type BnVariant, defaultEps, Net, netBytes, type NetSpec, NOISE } from "./model.ts";
+import { type BnInit, type BnVariant, defaultEps, Net, netBytes, type NetSpec, NOISE } from "./model.ts";
 import { Random } from "./random.ts";
 
 /** What one training run needs besides the data. */
@@ -44,6 +44,8 @@ export interface TrainConfig {
   dropLast: boolean;
   /** The training step and eval: one fused kernel call each, the per-layer kernels, or `auto` (fused where it is faster). */
   path: TrainPath;
+  /** BN's γ at the start (see {@link Net.initialize}). */
+  bnInit: BnInit;
 }
 
 /** How a step is computed: `fused` (one kernel call), `layers` (a kernel per layer), or `auto`. */
@@ -84,6 +86,7 @@ export const DEFAULTS: Readonly<TrainConfig> = {
   seed: 0,
   dropLast: false,
   path: "auto",
+  bnInit: "ones",
 };
 
 /** Where and why a run stopped before its last epoch. */
@@ -255,7 +258,7 @@ export async function trainVariant(
   try {
     const maxBatch = Math.max(Math.min(config.batchSize, train.x.length), test.x.length);
     const net = new Net(specFor(variant, config), maxBatch);
-    net.initialize(new Random(config.seed, "init"));
+    net.initialize(new Random(config.seed, "init"), config.bnInit);
     if (variant === "noisy" && config.path === "fused") throw new RangeError("the fused step has no noisy variant");
     // The noisy variant's perturbation is a per-layer step of its own (src/net/model.ts NOISE).
     const fused = trainPath(config, variant) === "fused";
