@@ -237,6 +237,22 @@ Deno.test({
       const off = await check(mine.map((v, i) => i === 3 ? v + 1e-4 * Math.max(1, Math.abs(v)) : v));
       assert.equal(off.code, 1, off.text);
       assert.match(off.text, /OUTSIDE the tolerance/);
+
+      // BN after the activation: the file says so, and PyTorch's Net built that way predicts the same.
+      const after = await train(dir, ["--variants", "torch", "--bn-position", "after", "--out", `${dir}/after`]);
+      assert.equal(after.code, 0, after.stderr);
+      const afterFile = `${dir}/after/model-torch.safetensors`;
+      const afterMine = predictInProcess(await Deno.readFile(afterFile), xs);
+      assert.notDeepEqual(afterMine, mine);
+      const args = [
+        CHECK_SCRIPT,
+        afterFile,
+        `--x=${xs.join(",")}`,
+        `--expect=${Array.from(afterMine, formatFloat32).join(",")}`,
+      ];
+      const afterCheck = await run("/usr/bin/python3", args, dir);
+      assert.equal(afterCheck.code, 0, afterCheck.stdout + afterCheck.stderr);
+      assert.match(afterCheck.stdout, /within the tolerance 1e-5/);
     }, "bnlab-torch-");
   },
 });

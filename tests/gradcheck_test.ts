@@ -20,7 +20,7 @@ import {
 } from "../src/kernels/batchnorm.ts";
 import { linear_backward, linear_forward } from "../src/kernels/linear.ts";
 import { mse_backward, mse_forward } from "../src/kernels/loss.ts";
-import { type BnVariant, Net, type NetSpec, NOISE } from "../src/net/model.ts";
+import { type BnPosition, type BnVariant, Net, type NetSpec, NOISE } from "../src/net/model.ts";
 import { testRandom } from "./rng.ts";
 import { withArena } from "./scoped.ts";
 
@@ -181,16 +181,19 @@ Deno.test(
   }),
 );
 
-const NETS: [BnVariant, Activation][] = [
-  ["torch", "tanh"],
-  ["mybn", "tanh"],
-  ["noisy", "tanh"],
-  ["none", "tanh"],
-  ["torch", "sigmoid"],
+const NETS: [BnVariant, Activation, BnPosition][] = [
+  ["torch", "tanh", "before"],
+  ["mybn", "tanh", "before"],
+  ["noisy", "tanh", "before"],
+  ["none", "tanh", "before"],
+  ["torch", "sigmoid", "before"],
+  ["torch", "tanh", "after"],
+  ["noisy", "tanh", "after"],
+  ["mybn", "sigmoid", "after"],
 ];
-for (const [bn, activation] of NETS) {
+for (const [bn, activation, bnPosition] of NETS) {
   Deno.test(
-    `Net.backward (${bn} BN, ${activation}) matches finite differences for every parameter`,
+    `Net.backward (${bn} BN ${bnPosition} ${activation}) matches finite differences for every parameter`,
     withArena(() => {
       const r = testRandom(6);
       const spec: NetSpec = {
@@ -202,6 +205,7 @@ for (const [bn, activation] of NETS) {
         bn,
         eps: bn === "mybn" ? 1e-6 : 1e-5,
         momentum: 0.5,
+        bnPosition,
       };
       const N = 16;
       const net = new Net(spec, N);

@@ -33,9 +33,10 @@ ACTIVATIONS = {"tanh": torch.tanh, "sigmoid": torch.sigmoid, "relu": torch.relu}
 class Net(nn.Module):
     """The notebook's network, with its attribute (and so state_dict) names."""
 
-    def __init__(self, hidden, layers, bn, eps, momentum, activation):
+    def __init__(self, hidden, layers, bn, eps, momentum, activation, bn_after=False):
         super().__init__()
         self.do_bn = bn
+        self.bn_after = bn_after
         self.activation = ACTIVATIONS[activation]
         self.fcs, self.bns = [], []
         for i in range(layers):
@@ -51,9 +52,11 @@ class Net(nn.Module):
     def forward(self, x):
         for i, fc in enumerate(self.fcs):
             x = fc(x)
-            if self.do_bn:
+            if self.do_bn and not self.bn_after:
                 x = self.bns[i](x)
             x = self.activation(x)
+            if self.do_bn and self.bn_after:
+                x = self.bns[i](x)
         return self.predict(x)
 
 
@@ -108,6 +111,7 @@ def main():
         eps=float(meta["eps"]),
         momentum=float(meta["momentum"]),
         activation=meta["activation"],
+        bn_after=meta.get("bn_position", "before") == "after",
     )
     net.load_state_dict(tensors, strict=True)
     net.eval()

@@ -48,6 +48,8 @@ export function planMessage(p: PlanProblem): string {
       return `--path fused takes --hidden 1…${p.maxWidth}, got ${p.hidden}; use --path auto or layers`;
     case "path-noisy":
       return "--path fused has no noisy variant (the per-layer kernels train it); use --path auto or layers";
+    case "path-after":
+      return "--path fused has no --bn-position after (the per-layer kernels train it); use --path auto or layers";
     case "memory": {
       const { hidden, layers, batchSize } = p.config;
       const what = `--hidden ${hidden} × --layers ${layers} with --batch-size ${batchSize} needs ${

@@ -14,7 +14,7 @@
 import { ACTIVATIONS } from "../kernels/activations.ts";
 import { FUSED_MAX_WIDTH } from "../kernels/fused.ts";
 import { parseFlags, UsageError } from "./flags.ts";
-import { BN_VARIANTS, type BnVariant, MAX_LAYERS, MAX_WIDTH, NOTEBOOK_VARIANTS } from "../net/model.ts";
+import { BN_POSITIONS, BN_VARIANTS, type BnVariant, MAX_LAYERS, MAX_WIDTH, NOTEBOOK_VARIANTS } from "../net/model.ts";
 import { FLAG_NAMES, type Grid, SWEEP_KEYS, type SweepKey } from "../experiment/sweep.ts";
 import { decimalNumber } from "../outputs/numbers.ts";
 import { type ExperimentRequest, MAX_DIAGNOSED_GROUPS } from "../experiment/plan.ts";
@@ -62,6 +62,7 @@ over the product of all lists, e.g. --lr 0.01,0.02 --hidden 10,32 is 4 configura
   --hidden LIST       width of the hidden layers, 1…${MAX_WIDTH}      (10)
   --layers LIST       hidden layers, 1…${MAX_LAYERS}                     (4)
   --activation LIST   tanh, sigmoid or relu                   (tanh)
+  --bn-position LIST  before the activation (the notebook's order) or after it  (before)
   --momentum LIST     BN momentum in [0, 1]                   (0.5)
   --seed N            first seed of data noise, init and shuffles  (0)
   --seeds N           train every variant on seeds seed … seed+N−1 and report median [min–max]  (1)
@@ -149,6 +150,7 @@ const SWEEP_PARSERS: { [K in SweepKey]: (flag: string, raw: string) => TrainConf
   activation: (f, r) => oneOf(f, r, ACTIVATIONS),
   momentum: (f, r) => realNumber(f, r, (x) => x >= 0 && x <= 1, "from 0 to 1"),
   batchSize: (f, r) => wholeNumber(f, r, 1, 1_000_000),
+  bnPosition: (f, r) => oneOf(f, r, BN_POSITIONS),
 };
 
 /** Parses and validates `args`; throws {@link UsageError} for anything wrong. */
@@ -162,6 +164,7 @@ export function parseOptions(args: string[]): TrainOptions {
     hidden: { type: "string" },
     layers: { type: "string" },
     activation: { type: "string" },
+    "bn-position": { type: "string" },
     momentum: { type: "string" },
     seed: { type: "string" },
     seeds: { type: "string" },

@@ -151,6 +151,8 @@ export type PlanProblem =
   | { kind: "path"; hidden: number; maxWidth: number }
   /** `--path fused` with the noisy variant, which only the per-layer kernels train. */
   | { kind: "path-noisy" }
+  /** `--path fused` with BN after the activation, which only the per-layer kernels train. */
+  | { kind: "path-after" }
   | { kind: "memory"; need: number; limit: number; limitFrom: "wasm32" | "ram" | "max-memory"; config: TrainConfig };
 
 /** A request that cannot run; {@link PlanError.problem} says why. */
@@ -243,6 +245,9 @@ export function makePlan(request: ExperimentRequest, machine: Machine): Plan {
     const wide = configs.find((c) => !fusedTakes(c.config));
     if (wide) throw new PlanError({ kind: "path", hidden: wide.config.hidden, maxWidth: FUSED_MAX_WIDTH });
     if (request.variants.includes("noisy")) throw new PlanError({ kind: "path-noisy" });
+    if (request.grid.bnPosition.includes("after") && request.variants.some((v) => v !== "none")) {
+      throw new PlanError({ kind: "path-after" });
+    }
   }
   const threads = request.threads ?? Math.max(...configs.map((c) => defaultThreads(c.config.hidden, machine.cores)));
   const diagnose = request.diagnostics ?? groupList.length <= MAX_DIAGNOSED_GROUPS;

@@ -44,6 +44,7 @@ const TRAINING: {
   { key: "layers", label: "hidden layers", of: (c) => c.layers, sweep: "layers" },
   { key: "activation", label: "activation", of: (c) => c.activation, sweep: "activation" },
   { key: "momentum", label: "BN momentum", of: (c) => c.momentum, sweep: "momentum" },
+  { key: "bn_position", label: "BN position", of: (c) => c.bnPosition, sweep: "bnPosition" },
   { key: "seed", label: "seed", of: (c) => c.seed },
   { key: "bn_init", label: "BN γ at the start", of: (c) => c.bnInit === "ones" ? "1" : "U(0, 1) (legacy)" },
   { key: "path", label: "training step", of: (c, v) => trainPath(c, v) },

@@ -17,7 +17,7 @@ import type { BnVariant } from "../net/model.ts";
 import type { TrainConfig } from "../net/train.ts";
 
 /** The settings a sweep may vary, in the order the product nests them (the first varies slowest). */
-export const SWEEP_KEYS = ["lr", "hidden", "layers", "activation", "momentum", "batchSize"] as const;
+export const SWEEP_KEYS = ["lr", "hidden", "layers", "activation", "momentum", "batchSize", "bnPosition"] as const;
 /** One of {@link SWEEP_KEYS}. */
 export type SweepKey = typeof SWEEP_KEYS[number];
 /** A list of values for each swept setting. */
@@ -31,6 +31,7 @@ export const FLAG_NAMES: Readonly<Record<SweepKey, string>> = {
   activation: "activation",
   momentum: "momentum",
   batchSize: "batch-size",
+  bnPosition: "bn-position",
 };
 
 /** The grid of exactly `config`'s values (no sweep). */
@@ -42,6 +43,7 @@ export function singleGrid(config: TrainConfig): Grid {
     activation: [config.activation],
     momentum: [config.momentum],
     batchSize: [config.batchSize],
+    bnPosition: [config.bnPosition],
   };
 }
 

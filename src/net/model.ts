@@ -55,6 +55,16 @@ export type BnVariant = "mybn" | "torch" | "noisy" | "none";
 /** Every {@link BnVariant}, in the notebook's order. */
 export const BN_VARIANTS: readonly BnVariant[] = ["mybn", "torch", "noisy", "none"];
 
+/** Where BN sits in a hidden block: before the activation (the notebook's Linear → BN → act) or after it. */
+export type BnPosition = "before" | "after";
+/** Every {@link BnPosition}. */
+export const BN_POSITIONS: readonly BnPosition[] = ["before", "after"];
+
+/** Whether `spec`'s blocks run BN after the activation (only a BN variant can). */
+export function bnAfter(spec: Pick<NetSpec, "bn" | "bnPosition">): boolean {
+  return spec.bn !== "none" && spec.bnPosition === "after";
+}
+
 /** BN's γ at the start: 1 (PyTorch ≥ 1.2, MyBN) or ~ U(0, 1) (PyTorch before 1.2). */
 export type BnInit = "ones" | "legacy";
 
@@ -101,6 +111,8 @@ export interface NetSpec {
   eps: number;
   /** BN momentum, in the variant's own convention (0.5 in the notebook, where both agree). */
   momentum: number;
+  /** Where BN sits in each block; "before" when absent (the notebook's order). */
+  bnPosition?: BnPosition;
 }
 
 /** The widest layer bnlab builds (the train flags and model files are held to it). */
@@ -115,7 +127,17 @@ export function defaultEps(bn: BnVariant): number {
 
 /** The notebook's network: 1 → 4 × (10 → BN → tanh) → 1, momentum 0.5. */
 export function notebookSpec(bn: BnVariant): NetSpec {
-  return { inputs: 1, hidden: 10, layers: 4, outputs: 1, activation: "tanh", bn, eps: defaultEps(bn), momentum: 0.5 };
+  return {
+    inputs: 1,
+    hidden: 10,
+    layers: 4,
+    outputs: 1,
+    activation: "tanh",
+    bn,
+    eps: defaultEps(bn),
+    momentum: 0.5,
+    bnPosition: "before",
+  };
 }
 
 const ALIASES: Record<string, string> = {
@@ -187,7 +209,7 @@ function netAllocations(spec: NetSpec, maxBatch: number): Allocation[] {
   out.push(f32("x", [N, spec.inputs]), f32("target", [N, spec.outputs]), f32("pred", [N, spec.outputs]));
   out.push({ name: "sums", shape: [batchnormSumsLength(H)], dtype: "f64" });
   out.push(f32("weightT", [Math.max(...layout.map(([, shape]) => shape.reduce((a, b) => a * b, 1)))]));
-  if (fusable(spec) && spec.bn !== "noisy") {
+  if (fusable(spec) && spec.bn !== "noisy" && !bnAfter(spec)) {
     out.push(f32("fusedWork", [Math.ceil(fusedWorkBytes(H, spec.layers, N) / 4)]));
   }
   if (spec.bn === "noisy") out.push(f32("noiseScale", [spec.layers, H]), f32("noiseShift", [spec.layers, H]));
@@ -216,11 +238,11 @@ function total(layout: [string, number[]][]): number {
 
 /** One hidden block's tensors for a batch of N rows. */
 interface Block {
-  /** Linear output (the BN input), [N, H]. */
+  /** Linear output (the BN input, or the activation's where BN comes after it), [N, H]. */
   z: Tensor;
-  /** BN output (the activation input); `z` itself without BN. */
+  /** BN output (the activation input, or the block's output where BN comes after it); `z` itself without BN. */
   u: Tensor;
-  /** Activation output, [N, H]. */
+  /** Activation output (the BN input where BN comes after it), [N, H]. */
   h: Tensor;
   dz: Tensor;
   du: Tensor;
@@ -314,6 +336,8 @@ export class Net {
    * the other variants.
    */
   readonly noise: { scale: Tensor; shift: Tensor } | null;
+  /** BN follows the activation in every block (a BN variant with `bnPosition` "after"). */
+  readonly #bnAfter: boolean;
   /** Each block's row of {@link Net.noise}, formed once. */
   readonly #noiseRows: { scale: Tensor; shift: Tensor }[] | null;
   /** The network as the fused step reads it (BN null for none), formed once rather than per step. */
@@ -389,6 +413,7 @@ export class Net {
     this.#weightT = take("weightT");
     this.#fusedWork = allocated.get("fusedWork") ?? null;
     this.#fusedShape = { ...spec, bn: bnSemantics(spec.bn) };
+    this.#bnAfter = bnAfter(spec);
     const scale = allocated.get("noiseScale"), shift = allocated.get("noiseShift");
     this.noise = scale && shift ? { scale, shift } : null;
     this.#noiseRows = this.noise && Array.from({ length: L }, (_, l) => ({
@@ -513,7 +538,7 @@ export class Net {
       transpose(b.u, u, n);
       transpose(b.h, h, n);
     }
-    return { preActivation: b.u, activation: b.h };
+    return { preActivation: this.#bnAfter ? b.z : b.u, activation: b.h };
   }
 
   /**
@@ -529,31 +554,57 @@ export class Net {
     for (let l = 0; l < spec.layers; l++) {
       const b = a.blocks[l], p = this.#blocks[l];
       linear_forward(b.z, input, p.weight, p.bias, this.#weightT);
-      const bn = p.bn;
-      if (bn !== null && train) {
-        batchnorm_forward(
-          b.u,
-          bn.mean,
-          bn.rstd,
-          bn.runningMean,
-          bn.runningVar,
-          b.z,
-          bn.gamma,
-          bn.beta,
-          spec.eps,
-          spec.momentum,
-          bn.semantics,
-        );
-        const noise = this.#noiseRows?.[l];
-        if (noise) noise_forward(b.u, b.u, noise.scale, noise.shift);
-      } else if (bn !== null) {
-        batchnorm_eval_forward(b.u, b.z, bn.gamma, bn.beta, bn.runningMean, bn.runningVar, spec.eps);
+      if (this.#bnAfter) {
+        activation_forward(spec.activation, b.h, b.z);
+        this.#bnForward(l, b.u, b.h, train);
+      } else {
+        this.#bnForward(l, b.u, b.z, train);
+        activation_forward(spec.activation, b.h, b.u);
       }
-      activation_forward(spec.activation, b.h, b.u);
-      input = b.h;
+      input = this.#blockOutput(b);
     }
     linear_forward(a.pred, input, this.#predict.weight, this.#predict.bias, this.#weightT);
     return a.pred;
+  }
+
+  /** Block `l`'s BN of x into y (training or eval mode), the noisy variant's perturbation after it; nothing without BN. */
+  #bnForward(l: number, y: Tensor, x: Tensor, train: boolean): void {
+    const bn = this.#blocks[l].bn, { spec } = this;
+    if (bn === null) return;
+    if (!train) return batchnorm_eval_forward(y, x, bn.gamma, bn.beta, bn.runningMean, bn.runningVar, spec.eps);
+    batchnorm_forward(
+      y,
+      bn.mean,
+      bn.rstd,
+      bn.runningMean,
+      bn.runningVar,
+      x,
+      bn.gamma,
+      bn.beta,
+      spec.eps,
+      spec.momentum,
+      bn.semantics,
+    );
+    const noise = this.#noiseRows?.[l];
+    if (noise) noise_forward(y, y, noise.scale, noise.shift);
+  }
+
+  /** Block `l`'s BN backward: dy (the gradient of its output, noise scaled back first, in place) into dx. */
+  #bnBackward(l: number, dx: Tensor, dy: Tensor, x: Tensor): void {
+    const bn = this.#blocks[l].bn!;
+    const noise = this.#noiseRows?.[l];
+    if (noise) noise_backward(dy, dy, noise.scale);
+    batchnorm_backward(dx, bn.dgamma, bn.dbeta, this.#sums, dy, x, bn.gamma, bn.mean, bn.rstd);
+  }
+
+  /** What a block passes on: the activation's output, or BN's where BN follows the activation. */
+  #blockOutput(b: Block): Tensor {
+    return this.#bnAfter ? b.u : b.h;
+  }
+
+  /** The gradient buffer of {@link Net.#blockOutput}. */
+  #blockOutputGrad(b: Block): Tensor {
+    return this.#bnAfter ? b.du : b.dh;
   }
 
   /**
@@ -565,21 +616,23 @@ export class Net {
     const a = this.#acts(n);
     const { spec } = this;
     const L = spec.layers;
-    const last = L === 0 ? a.x : a.blocks[L - 1].h;
+    const last = L === 0 ? a.x : this.#blockOutput(a.blocks[L - 1]);
     const out = this.#predict;
-    linear_backward(L === 0 ? null : a.blocks[L - 1].dh, out.dweight, out.dbias, a.dpred, last, out.weight);
+    const dLast = L === 0 ? null : this.#blockOutputGrad(a.blocks[L - 1]);
+    linear_backward(dLast, out.dweight, out.dbias, a.dpred, last, out.weight);
     for (let l = L - 1; l >= 0; l--) {
       const b = a.blocks[l], p = this.#blocks[l];
-      activation_backward(spec.activation, b.du, b.dh, b.h);
-      const bn = p.bn;
-      if (bn !== null) {
-        // The noise scaled BN's output: its gradient is scaled back first (in place).
-        const noise = this.#noiseRows?.[l];
-        if (noise) noise_backward(b.du, b.du, noise.scale);
-        batchnorm_backward(b.dz, bn.dgamma, bn.dbeta, this.#sums, b.du, b.z, bn.gamma, bn.mean, bn.rstd);
+      if (this.#bnAfter) {
+        this.#bnBackward(l, b.dh, b.du, b.h);
+        activation_backward(spec.activation, b.dz, b.dh, b.h);
+      } else {
+        // Without BN, du is dz itself.
+        activation_backward(spec.activation, b.du, b.dh, b.h);
+        if (p.bn !== null) this.#bnBackward(l, b.dz, b.du, b.z);
       }
-      const input = l === 0 ? a.x : a.blocks[l - 1].h;
-      linear_backward(l === 0 ? null : a.blocks[l - 1].dh, p.dweight, p.dbias, b.dz, input, p.weight);
+      const input = l === 0 ? a.x : this.#blockOutput(a.blocks[l - 1]);
+      const dInput = l === 0 ? null : this.#blockOutputGrad(a.blocks[l - 1]);
+      linear_backward(dInput, p.dweight, p.dbias, b.dz, input, p.weight);
     }
   }
 

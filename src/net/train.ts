@@ -19,7 +19,16 @@ import { arena, type Tensor } from "../kernels/arena.ts";
 import { count_nonfinite, gather_rows } from "../kernels/data.ts";
 import { fusable } from "../kernels/fused.ts";
 import type { Samples } from "./dataset.ts";
-import { type BnInit, type BnVariant, defaultEps, Net, netBytes, type NetSpec, NOISE } from "./model.ts";
+import {
+  type BnInit,
+  type BnPosition,
+  type BnVariant,
+  defaultEps,
+  Net,
+  netBytes,
+  type NetSpec,
+  NOISE,
+} from "./model.ts";
 import { Random } from "./random.ts";
 
 /** What one training run needs besides the data. */
@@ -46,6 +55,8 @@ export interface TrainConfig {
   path: TrainPath;
   /** BN's γ at the start (see {@link Net.initialize}). */
   bnInit: BnInit;
+  /** BN before the activation (the notebook) or after it. */
+  bnPosition: BnPosition;
 }
 
 /** How a step is computed: `fused` (one kernel call), `layers` (a kernel per layer), or `auto`. */
@@ -66,10 +77,13 @@ export function fusedTakes(config: Pick<TrainConfig, "hidden" | "layers">): bool
 
 /** The step `config` trains `variant` with: `auto` resolved by width (the noisy variant always per layer). */
 export function trainPath(
-  config: Pick<TrainConfig, "path" | "hidden" | "layers">,
+  config: Pick<TrainConfig, "path" | "hidden" | "layers" | "bnPosition">,
   variant?: BnVariant,
 ): "fused" | "layers" {
-  if (variant === "noisy") return "layers";
+  // The fused kernel has neither the noise nor BN after the activation.
+  if (variant === "noisy" || (variant !== undefined && variant !== "none" && config.bnPosition === "after")) {
+    return "layers";
+  }
   if (config.path !== "auto") return config.path;
   return fusedTakes(config) && config.hidden <= FUSED_AUTO_WIDTH ? "fused" : "layers";
 }
@@ -87,6 +101,7 @@ export const DEFAULTS: Readonly<TrainConfig> = {
   dropLast: false,
   path: "auto",
   bnInit: "ones",
+  bnPosition: "before",
 };
 
 /** Where and why a run stopped before its last epoch. */
@@ -176,6 +191,7 @@ export function specFor(variant: BnVariant, config: TrainConfig): NetSpec {
     bn: variant,
     eps: defaultEps(variant),
     momentum: config.momentum,
+    bnPosition: config.bnPosition,
   };
 }
 
@@ -259,7 +275,11 @@ export async function trainVariant(
     const maxBatch = Math.max(Math.min(config.batchSize, train.x.length), test.x.length);
     const net = new Net(specFor(variant, config), maxBatch);
     net.initialize(new Random(config.seed, "init"), config.bnInit);
-    if (variant === "noisy" && config.path === "fused") throw new RangeError("the fused step has no noisy variant");
+    if (config.path === "fused" && trainPath(config, variant) === "layers") {
+      throw new RangeError(
+        `the fused step has no ${variant === "noisy" ? "noisy variant" : "BN after the activation"}`,
+      );
+    }
     // The noisy variant's perturbation is a per-layer step of its own (src/net/model.ts NOISE).
     const fused = trainPath(config, variant) === "fused";
     const noise = net.noise && { rng: new Random(config.seed, "noise"), ...net.noise };

@@ -19,7 +19,9 @@ import { type Activation, ACTIVATIONS } from "../kernels/activations.ts";
 import { arena } from "../kernels/arena.ts";
 import { MAX_PAGES, PAGE_BYTES } from "../kernels/memory.ts";
 import {
+  BN_POSITIONS,
   BN_VARIANTS,
+  type BnPosition,
   bnSemantics,
   type BnVariant,
   bufferShapes,
@@ -74,6 +76,7 @@ export function encodeModel(model: Net | NetSnapshot, config: Record<string, str
     activation: spec.activation,
     eps: String(spec.eps),
     momentum: String(spec.momentum),
+    bn_position: spec.bnPosition ?? "before",
     steps: String(net.step),
   };
   for (const [k, v] of Object.entries(config)) if (!(k in metadata)) metadata[k] = String(v);
@@ -215,6 +218,11 @@ function specFromMetadata(m: Record<string, string>): NetSpec {
   if (!(ACTIVATIONS as readonly string[]).includes(m.activation)) {
     throw new SafetensorsError(`__metadata__.activation must be one of ${ACTIVATIONS}, got ${m.activation}`);
   }
+  // Files from before --bn-position have none: BN before the activation, the notebook's order.
+  const position = m.bn_position ?? "before";
+  if (!(BN_POSITIONS as readonly string[]).includes(position)) {
+    throw new SafetensorsError(`__metadata__.bn_position must be one of ${BN_POSITIONS.join(", ")}, got ${position}`);
+  }
   return {
     inputs: whole("inputs", MAX_WIDTH),
     hidden: whole("hidden", MAX_WIDTH),
@@ -225,5 +233,6 @@ function specFromMetadata(m: Record<string, string>): NetSpec {
     // eval divides by √(running_var + eps): eps 0 with a zero variance is a division by zero.
     eps: real("eps", (v) => v > 0, "> 0"),
     momentum: real("momentum", (v) => v >= 0 && v <= 1, "from 0 to 1"),
+    bnPosition: position as BnPosition,
   };
 }
