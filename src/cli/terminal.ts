@@ -14,9 +14,7 @@ import type { Plan } from "../experiment/plan.ts";
 import type { ExperimentProgress, RunResult } from "../experiment/run.ts";
 import { formatLoss } from "../experiment/summary.ts";
 import type { SweepKey } from "../experiment/sweep.ts";
-import { defaultEps, legacyGamma } from "../net/model.ts";
-import { Random } from "../net/random.ts";
-import { bnSanityCheck } from "../net/sanity.ts";
+import { sanityLines } from "../net/sanity.ts";
 import { MAX_DIAGNOSED_GROUPS } from "../experiment/plan.ts";
 import type { Written } from "../outputs/write.ts";
 import { runCount } from "./messages.ts";
@@ -30,25 +28,7 @@ export function announce(plan: Plan, say: (line?: string) => void): void {
       `(no per-layer diagnostics for ${plan.groups.length} groups, more than ${MAX_DIAGNOSED_GROUPS}: add --diagnostics)`,
     );
   }
-  say("BN sanity check: x = [[1, 2], [3, 4], [5, 6]], training mode, γ = 1, β = 0");
-  for (const semantics of ["mybn", "torch"] as const) {
-    const rows = bnSanityCheck(semantics, r.grid.momentum[0]).map((row) =>
-      `[${row.map((v) => v.toFixed(4)).join(", ")}]`
-    );
-    say(`  ${semantics.padEnd(5)} (eps ${defaultEps(semantics).toExponential(0)}): [${rows.join(", ")}]`);
-  }
-  if (r.bnInit === "legacy") {
-    // The notebook printed ±1.1071 / ±1.1810 for PyTorch's layer: its γ started ~ U(0, 1), as here.
-    const gamma = new Float32Array(2);
-    legacyGamma(new Random(r.seed, "init"), gamma);
-    const rows = bnSanityCheck("torch", r.grid.momentum[0], [...gamma]).map((row) =>
-      `[${row.map((v) => v.toFixed(4)).join(", ")}]`
-    );
-    say(
-      `  --bn-init legacy: γ ~ U(0, 1), e.g. [${[...gamma].map((g) => g.toFixed(4)).join(", ")}]: torch gives ` +
-        `[${rows.join(", ")}], not ±1.2247 (the notebook's ±1.1071 / ±1.1810 came from such a γ)`,
-    );
-  }
+  for (const line of sanityLines(r.grid.momentum[0], r.bnInit, r.seed)) say(line);
   const list = (key: SweepKey) => r.grid[key].join(",");
   say(
     `\nTraining ${r.variants.join(", ")}: ${r.epochs} epochs, batch ${list("batchSize")}, lr ${list("lr")}, ` +

@@ -13,7 +13,8 @@
  */
 import { arena } from "../kernels/arena.ts";
 import { batchnorm_forward, type BnSemantics } from "../kernels/batchnorm.ts";
-import { defaultEps } from "./model.ts";
+import { type BnInit, defaultEps, legacyGamma } from "./model.ts";
+import { Random } from "./random.ts";
 
 /** The three output rows of the check under `semantics` with BN momentum `momentum` (and γ, 1 by default). */
 export function bnSanityCheck(semantics: BnSemantics, momentum: number, gammaValues = [1, 1]): number[][] {
@@ -41,4 +42,33 @@ export function bnSanityCheck(semantics: BnSemantics, momentum: number, gammaVal
   } finally {
     arena.release(mark);
   }
+}
+
+/** A row of the check, as the notebook printed it: four decimals. */
+function rowsText(rows: number[][]): string {
+  return `[${rows.map((row) => `[${row.map((v) => v.toFixed(4)).join(", ")}]`).join(", ")}]`;
+}
+
+/**
+ * The check as the train command prints it (and the browser page shows it):
+ * a heading, a line per semantics, and with `bnInit` "legacy" what a γ drawn
+ * ~ U(0, 1) from `seed`'s init stream does to it.
+ */
+export function sanityLines(momentum: number, bnInit: BnInit, seed: number): string[] {
+  const lines = ["BN sanity check: x = [[1, 2], [3, 4], [5, 6]], training mode, γ = 1, β = 0"];
+  for (const semantics of ["mybn", "torch"] as const) {
+    const eps = defaultEps(semantics).toExponential(0);
+    lines.push(`  ${semantics.padEnd(5)} (eps ${eps}): ${rowsText(bnSanityCheck(semantics, momentum))}`);
+  }
+  if (bnInit === "legacy") {
+    // The notebook printed ±1.1071 / ±1.1810 for PyTorch's layer: its γ started ~ U(0, 1), as here.
+    const gamma = new Float32Array(2);
+    legacyGamma(new Random(seed, "init"), gamma);
+    lines.push(
+      `  --bn-init legacy: γ ~ U(0, 1), e.g. [${[...gamma].map((g) => g.toFixed(4)).join(", ")}]: torch gives ` +
+        `${rowsText(bnSanityCheck("torch", momentum, [...gamma]))}, not ±1.2247 ` +
+        "(the notebook's ±1.1071 / ±1.1810 came from such a γ)",
+    );
+  }
+  return lines;
 }
