@@ -23,6 +23,25 @@ import type { PlannedRun } from "../experiment/plan.ts";
 import type { TrainResult } from "../net/train.ts";
 import { lossesHeader, lossRow, type RunKey } from "./csv.ts";
 
+/**
+ * The whole `losses.csv` of finished runs, in plan order: what a
+ * {@link LossesWriter} leaves on disk once every run has finished (the
+ * browser page offers it for download).
+ */
+export function lossesCsv(
+  results: readonly (Pick<TrainResult, "testLoss" | "trainLoss" | "stopped"> & {
+    run: PlannedRun;
+  })[],
+): string {
+  const lines = [lossesHeader(runKey(results[0].run))];
+  for (const r of [...results].sort((a, b) => a.run.index - b.run.index)) {
+    const key = runKey(r.run);
+    r.trainLoss.forEach((train, e) => lines.push(lossRow(key, e, r.testLoss[e], train)));
+    if (r.stopped === null) lines.push(lossRow(key, r.testLoss.length - 1, r.testLoss.at(-1)!));
+  }
+  return lines.join("\n") + "\n";
+}
+
 /** The cells that name `run` in the CSV files. */
 export function runKey(run: PlannedRun): RunKey {
   return { variant: run.group.variant, swept: run.group.configuration.swept, seed: run.seed };

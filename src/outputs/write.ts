@@ -45,13 +45,18 @@ export function modelFileName(group: Group): string {
   return `model-${[group.variant, ...group.configuration.swept.map(([f, v]) => `${f}=${v}`)].join("-")}.safetensors`;
 }
 
+/** The bytes of a run's model file: its weights, with the run's settings and group in the metadata. */
+export function modelBytes(run: PlannedRun, model: NetSnapshot): Uint8Array {
+  return encodeModel(
+    model,
+    Object.fromEntries([...runSettings(run.config, run.group.variant), ["group", run.group.label]]),
+  );
+}
+
 /** Writes a run's kept model as its group's model file; returns the file's name. */
 export async function writeModel(dir: OutDir, run: PlannedRun, model: NetSnapshot): Promise<string> {
   const name = modelFileName(run.group);
-  await dir.writeFile(
-    name,
-    encodeModel(model, Object.fromEntries([...runSettings(run.config, run.group.variant), ["group", run.group.label]])),
-  );
+  await dir.writeFile(name, modelBytes(run, model));
   return name;
 }
 
