@@ -8,6 +8,7 @@ import { lossesCsv } from "../src/outputs/losses.ts";
 import { modelBytes, modelFileName } from "../src/outputs/write.ts";
 import { parseOptions } from "../src/cli/options.ts";
 import { fromQuery, PAGE_DEFAULTS, toQuery, toRequest } from "../src/web/settings.ts";
+import { respond } from "../src/cli/serve.ts";
 import { inTempDir, train } from "./cli.ts";
 
 /** The request part of the CLI's options for `flags`, with the page's one thread and one job. */
@@ -46,6 +47,28 @@ Deno.test("the page's losses.csv and model files are the bytes the CLI writes fo
     for (const res of results) {
       const name = modelFileName(res.run.group);
       assert.deepEqual(modelBytes(res.run, res.model!), await Deno.readFile(`${dir}/cli/${name}`), name);
+    }
+  });
+});
+
+Deno.test("the server hands out the site's files, cross-origin isolated, and nothing else", async () => {
+  await inTempDir(async (dir) => {
+    await Deno.writeTextFile(`${dir}/index.html`, "<!DOCTYPE html>");
+    await Deno.writeTextFile(`${dir}/page.js`, "export {};");
+    await Deno.writeTextFile(`${dir}/.hidden.js`, "secret");
+    await Deno.writeTextFile(`${dir}/notes.txt`, "not a site type");
+    const page = await respond(dir, "/");
+    assert.equal(page.status, 200);
+    assert.equal(await page.text(), "<!DOCTYPE html>");
+    assert.equal(page.headers.get("cross-origin-opener-policy"), "same-origin");
+    assert.equal(page.headers.get("cross-origin-embedder-policy"), "require-corp");
+    assert.equal((await respond(dir, "/page.js")).headers.get("content-type"), "text/javascript; charset=utf-8");
+    for (
+      const path of ["/../deno.json", "/%2e%2e/deno.json", "/.hidden.js", "/notes.txt", "/missing.js", "//page.js"]
+    ) {
+      const r = await respond(dir, path);
+      assert.equal(r.status, 404, path);
+      await r.body?.cancel();
     }
   });
 });
