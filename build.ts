@@ -24,9 +24,8 @@ import asc from "npm:assemblyscript@0.28.20/asc";
 
 const KERNELS = "kernels";
 const OUT = "kernels/build";
-const STAMP = `${OUT}/.stamp`;
 
-/** The compiler flags every kernel is built with. */
+/** The compiler flags every kernel is built with (the default flavour). */
 export const ASC_FLAGS: readonly string[] = [
   "--runtime",
   "stub",
@@ -43,6 +42,22 @@ export const ASC_FLAGS: readonly string[] = [
   "abort=",
 ];
 
+/**
+ * The builds: the default (shared memory for worker threads, relaxed SIMD),
+ * and two for web pages that are not cross-origin isolated, where browsers
+ * give no shared memory: `single` (one thread, relaxed SIMD) and `compat`
+ * (one thread, plain SIMD: for engines without relaxed SIMD; its
+ * multiply-adds round twice, so results may differ in the last bits).
+ */
+export const FLAVOURS: readonly { dir: string; flags: readonly string[] }[] = [
+  { dir: OUT, flags: ASC_FLAGS },
+  { dir: `${OUT}/single`, flags: ASC_FLAGS.filter((f) => f !== "--sharedMemory") },
+  {
+    dir: `${OUT}/compat`,
+    flags: ASC_FLAGS.filter((f) => f !== "--sharedMemory").map((f) => f === "simd,relaxed-simd,threads" ? "simd" : f),
+  },
+];
+
 async function sourceFiles(dir: string): Promise<string[]> {
   const files: string[] = [];
   for await (const entry of Deno.readDir(dir)) {
@@ -53,8 +68,8 @@ async function sourceFiles(dir: string): Promise<string[]> {
   return files.sort();
 }
 
-async function fingerprint(files: string[]): Promise<string> {
-  const parts = [asc.version, ...ASC_FLAGS];
+async function fingerprint(files: string[], flags: readonly string[]): Promise<string> {
+  const parts = [asc.version, ...flags];
   for (const f of files) parts.push(f, await Deno.readTextFile(f));
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(parts.join("\0")));
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
@@ -74,13 +89,13 @@ function entriesOf(sources: string[]): string[] {
   return sources.filter((f) => f.split("/").length === 2).map((f) => f.slice(KERNELS.length + 1, -3));
 }
 
-/** Compiles each entry into `out`; exits 1 naming the module that failed. */
-async function compile(entries: string[], out: string): Promise<void> {
+/** Compiles each entry into `out` with `flags`; exits 1 naming the module that failed. */
+async function compile(entries: string[], out: string, flags: readonly string[]): Promise<void> {
   await Deno.mkdir(out, { recursive: true });
   for (const name of entries) {
     // Compile to a temporary name first so a failed build leaves no truncated module.
     const tmp = `${out}/${name}.wasm.tmp`;
-    const { error, stderr } = await asc.main([`${KERNELS}/${name}.ts`, "--outFile", tmp, ...ASC_FLAGS]);
+    const { error, stderr } = await asc.main([`${KERNELS}/${name}.ts`, "--outFile", tmp, ...flags]);
     if (error) {
       console.error(stderr.toString());
       console.error(`build: ${KERNELS}/${name}.ts failed: ${error.message}`);
@@ -94,49 +109,57 @@ async function compile(entries: string[], out: string): Promise<void> {
 async function build(): Promise<void> {
   const sources = await sourceFiles(KERNELS);
   const entries = entriesOf(sources);
-  const stamp = await fingerprint(sources);
-  const outputs = entries.map((name) => `${OUT}/${name}.wasm`);
-  const upToDate = (await exists(STAMP)) && (await Deno.readTextFile(STAMP)) === stamp &&
-    (await Promise.all(outputs.map(exists))).every(Boolean);
-  if (upToDate) return;
-  await Deno.remove(STAMP).catch(() => {});
-  await compile(entries, OUT);
-  await Deno.writeTextFile(STAMP, stamp);
-  console.error(`build: compiled ${entries.length} kernel modules into ${OUT}/`);
+  for (const { dir, flags } of FLAVOURS) {
+    const stampFile = `${dir}/.stamp`;
+    const stamp = await fingerprint(sources, flags);
+    const outputs = entries.map((name) => `${dir}/${name}.wasm`);
+    const upToDate = (await exists(stampFile)) && (await Deno.readTextFile(stampFile)) === stamp &&
+      (await Promise.all(outputs.map(exists))).every(Boolean);
+    if (upToDate) continue;
+    await Deno.remove(stampFile).catch(() => {});
+    await compile(entries, dir, flags);
+    await Deno.writeTextFile(stampFile, stamp);
+    console.error(`build: compiled ${entries.length} kernel modules into ${dir}/`);
+  }
 }
 
-/** Builds afresh into a temporary directory and compares every module with the committed one. */
+/** Builds every flavour afresh into a temporary directory and compares every module with the committed one. */
 async function check(): Promise<number> {
   const entries = entriesOf(await sourceFiles(KERNELS));
-  // Beside the committed modules: the one place this task may write.
-  const fresh = await Deno.makeTempDir({ dir: OUT, prefix: ".fresh-" });
-  try {
-    await compile(entries, fresh);
-    const stale: string[] = [];
-    for (const name of entries) {
-      const built = await Deno.readFile(`${fresh}/${name}.wasm`);
-      const committed = await Deno.readFile(`${OUT}/${name}.wasm`).catch(() => null);
-      if (!committed || committed.length !== built.length || committed.some((b, i) => b !== built[i])) stale.push(name);
+  const stale: string[] = [], extra: string[] = [];
+  for (const { dir, flags } of FLAVOURS) {
+    // Beside the committed modules: the one place this task may write.
+    const fresh = await Deno.makeTempDir({ dir: OUT, prefix: ".fresh-" });
+    try {
+      await compile(entries, fresh, flags);
+      for (const name of entries) {
+        const built = await Deno.readFile(`${fresh}/${name}.wasm`);
+        const committed = await Deno.readFile(`${dir}/${name}.wasm`).catch(() => null);
+        if (!committed || committed.length !== built.length || committed.some((b, i) => b !== built[i])) {
+          stale.push(`${dir}/${name}.wasm`);
+        }
+      }
+      for await (const e of Deno.readDir(dir)) {
+        if (e.name.endsWith(".wasm") && !entries.includes(e.name.slice(0, -5))) extra.push(`${dir}/${e.name}`);
+      }
+    } finally {
+      await Deno.remove(fresh, { recursive: true });
     }
-    const extra = [];
-    for await (const e of Deno.readDir(OUT)) {
-      if (e.name.endsWith(".wasm") && !entries.includes(e.name.slice(0, -5))) extra.push(e.name);
-    }
-    if (stale.length === 0 && extra.length === 0) {
-      console.log(`build --check: the ${entries.length} committed modules equal a fresh build`);
-      return 0;
-    }
-    if (stale.length > 0) {
-      console.error(
-        `build --check: ${stale.map((n) => `${OUT}/${n}.wasm`).join(", ")} differ from a fresh build of ${KERNELS}/: ` +
-          "run deno task build and commit kernels/build/",
-      );
-    }
-    if (extra.length > 0) console.error(`build --check: ${extra.join(", ")} in ${OUT}/ have no source in ${KERNELS}/`);
-    return 1;
-  } finally {
-    await Deno.remove(fresh, { recursive: true });
   }
+  const modules = entries.length * FLAVOURS.length;
+  if (stale.length === 0 && extra.length === 0) {
+    console.log(`build --check: the ${modules} committed modules (${FLAVOURS.length} builds) equal a fresh build`);
+    return 0;
+  }
+  if (stale.length > 0) {
+    console.error(
+      `build --check: ${
+        stale.join(", ")
+      } differ from a fresh build of ${KERNELS}/: run deno task build and commit kernels/build/`,
+    );
+  }
+  if (extra.length > 0) console.error(`build --check: ${extra.join(", ")} have no source in ${KERNELS}/`);
+  return 1;
 }
 
 if (import.meta.main) {

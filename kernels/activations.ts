@@ -5,7 +5,7 @@
 // Forward kernels take the element range [i0, i1) they compute, so threads
 // can share one call (src/threads.ts).
 
-import { storeTail } from "./lib/simd";
+import { madd, storeTail } from "./lib/simd";
 import { constZero, K, LN2_HI, LN2_LO, LOG2E, vexp } from "./lib/vmath";
 
 /** y = tanh(x) (lib/vmath.ts: a few ulps). */
@@ -34,12 +34,12 @@ export function tanh_forward(y: usize, x: usize, i0: i32, i1: i32): void {
     // (pmin is one instruction; min's NaN rules cost several, and agree here.)
     const a = f32x4.pmin(f32x4.abs(xv), clamp);
     const t = f32x4.mul(a, a);
-    let p = f32x4.relaxed_madd(p5, t, p4);
-    p = f32x4.relaxed_madd(p, t, p3);
-    p = f32x4.relaxed_madd(p, t, p2);
-    p = f32x4.relaxed_madd(p, t, p1);
-    p = f32x4.relaxed_madd(p, t, p0);
-    const small = f32x4.relaxed_madd(f32x4.mul(a, t), p, a);
+    let p = madd(p5, t, p4);
+    p = madd(p, t, p3);
+    p = madd(p, t, p2);
+    p = madd(p, t, p1);
+    p = madd(p, t, p0);
+    const small = madd(f32x4.mul(a, t), p, a);
     const e = vexp(f32x4.add(a, a), log2e, nHi, nLo, c7, c6, c5, c4, c3, c2, one);
     const large = f32x4.sub(one, f32x4.div(two, f32x4.add(e, one)));
     storeTail(y + o, v128.or(v128.bitselect(small, large, f32x4.lt(a, cut)), sign), i1 - i);

@@ -6,7 +6,7 @@
 // caches `mean` and `rstd` (= 1/sqrt(var + eps)) are f64 for the same reason:
 // x − f32(mean) would be off by half an f32 ulp of 1000, i.e. 0.3% of that std.
 
-import { hi64, hi64At, lo64, lo64At, storeTail } from "./lib/simd";
+import { hi64, hi64At, lo64, lo64At, madd64, storeTail } from "./lib/simd";
 
 /** PyTorch `BatchNorm1d`: running ← (1−m)·running + m·batch, unbiased running_var. */
 export const BN_TORCH: i32 = 0;
@@ -176,7 +176,7 @@ export function batchnorm_forward(
       for (let n = n0; n < n1; n++) {
         const h0 = f64x2.mul(f64x2.sub(lo64At(px), m0), r0);
         const h1 = f64x2.mul(f64x2.sub(hi64At(px), m1), r1);
-        storeTail(py, to32(f64x2.relaxed_madd(g0, h0, b0), f64x2.relaxed_madd(g1, h1, b1)), rest);
+        storeTail(py, to32(madd64(g0, h0, b0), madd64(g1, h1, b1)), rest);
         px += rowBytes;
         py += rowBytes;
       }

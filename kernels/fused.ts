@@ -21,7 +21,7 @@
 import { adam_update } from "./adam";
 import { relu_backward, relu_forward, sigmoid_backward, sigmoid_forward, tanh_backward, tanh_forward } from "./activations";
 import { BN_MYBN, BN_TORCH } from "./batchnorm";
-import { hi64, lo64 } from "./lib/simd";
+import { hi64, lo64, madd, madd64 } from "./lib/simd";
 
 /** Two f64x2 back to four f32 lanes (one rounding each). */
 // @ts-ignore: decorator
@@ -84,14 +84,14 @@ export function fused_work_bytes(H: i32, L: i32, B: i32): i32 {
       const wk = w + <usize>k * kStride;
       const w0 = v128.load32_splat(wk), w1 = v128.load32_splat(wk + rStride);
       const w2 = v128.load32_splat(wk + 2 * rStride), w3 = v128.load32_splat(wk + 3 * rStride);
-      a0 = f32x4.relaxed_madd(w0, x0, a0);
-      a1 = f32x4.relaxed_madd(w1, x0, a1);
-      a2 = f32x4.relaxed_madd(w2, x0, a2);
-      a3 = f32x4.relaxed_madd(w3, x0, a3);
-      c0 = f32x4.relaxed_madd(w0, x1, c0);
-      c1 = f32x4.relaxed_madd(w1, x1, c1);
-      c2 = f32x4.relaxed_madd(w2, x1, c2);
-      c3 = f32x4.relaxed_madd(w3, x1, c3);
+      a0 = madd(w0, x0, a0);
+      a1 = madd(w1, x0, a1);
+      a2 = madd(w2, x0, a2);
+      a3 = madd(w3, x0, a3);
+      c0 = madd(w0, x1, c0);
+      c1 = madd(w1, x1, c1);
+      c2 = madd(w2, x1, c2);
+      c3 = madd(w3, x1, c3);
     }
     v128.store(dst + nb, a0);
     v128.store(dst + row + nb, a1);
@@ -121,10 +121,10 @@ export function fused_work_bytes(H: i32, L: i32, B: i32): i32 {
     for (let k = 0; k < count; k++) {
       const wv = v128.load32_splat(w + <usize>k * stride);
       const sk = src + <usize>k * row + nb;
-      a0 = f32x4.relaxed_madd(wv, v128.load(sk), a0);
-      a1 = f32x4.relaxed_madd(wv, v128.load(sk, 16), a1);
-      a2 = f32x4.relaxed_madd(wv, v128.load(sk, 32), a2);
-      a3 = f32x4.relaxed_madd(wv, v128.load(sk, 48), a3);
+      a0 = madd(wv, v128.load(sk), a0);
+      a1 = madd(wv, v128.load(sk, 16), a1);
+      a2 = madd(wv, v128.load(sk, 32), a2);
+      a3 = madd(wv, v128.load(sk, 48), a3);
     }
     v128.store(dst + nb, a0);
     v128.store(dst + nb, a1, 16);
@@ -135,7 +135,7 @@ export function fused_work_bytes(H: i32, L: i32, B: i32): i32 {
     const nb = <usize>n << 2;
     let acc = start;
     for (let k = 0; k < count; k++) {
-      acc = f32x4.relaxed_madd(v128.load32_splat(w + <usize>k * stride), v128.load(src + <usize>k * row + nb), acc);
+      acc = madd(v128.load32_splat(w + <usize>k * stride), v128.load(src + <usize>k * row + nb), acc);
     }
     v128.store(dst + nb, acc);
   }
@@ -170,12 +170,12 @@ export function fused_work_bytes(H: i32, L: i32, B: i32): i32 {
   let n = 0;
   for (; n + 16 <= S; n += 16) {
     const nb = <usize>n << 2;
-    a0 = f32x4.relaxed_madd(v128.load(a + nb), v128.load(b + nb), a0);
-    a1 = f32x4.relaxed_madd(v128.load(a + nb, 16), v128.load(b + nb, 16), a1);
-    a2 = f32x4.relaxed_madd(v128.load(a + nb, 32), v128.load(b + nb, 32), a2);
-    a3 = f32x4.relaxed_madd(v128.load(a + nb, 48), v128.load(b + nb, 48), a3);
+    a0 = madd(v128.load(a + nb), v128.load(b + nb), a0);
+    a1 = madd(v128.load(a + nb, 16), v128.load(b + nb, 16), a1);
+    a2 = madd(v128.load(a + nb, 32), v128.load(b + nb, 32), a2);
+    a3 = madd(v128.load(a + nb, 48), v128.load(b + nb, 48), a3);
   }
-  for (; n < S; n += 4) a0 = f32x4.relaxed_madd(v128.load(a + (<usize>n << 2)), v128.load(b + (<usize>n << 2)), a0);
+  for (; n < S; n += 4) a0 = madd(v128.load(a + (<usize>n << 2)), v128.load(b + (<usize>n << 2)), a0);
   return lanes(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)));
 }
 
@@ -225,14 +225,14 @@ export function fused_work_bytes(H: i32, L: i32, B: i32): i32 {
         const nb = <usize>n << 2;
         const g0 = v128.load(d0 + nb), g1 = v128.load(d1 + nb), xi = x0 + nb;
         const v0 = v128.load(xi), v1 = v128.load(xi + row), v2 = v128.load(xi + 2 * row), v3 = v128.load(xi + 3 * row);
-        a0 = f32x4.relaxed_madd(g0, v0, a0);
-        a1 = f32x4.relaxed_madd(g0, v1, a1);
-        a2 = f32x4.relaxed_madd(g0, v2, a2);
-        a3 = f32x4.relaxed_madd(g0, v3, a3);
-        c0 = f32x4.relaxed_madd(g1, v0, c0);
-        c1 = f32x4.relaxed_madd(g1, v1, c1);
-        c2 = f32x4.relaxed_madd(g1, v2, c2);
-        c3 = f32x4.relaxed_madd(g1, v3, c3);
+        a0 = madd(g0, v0, a0);
+        a1 = madd(g0, v1, a1);
+        a2 = madd(g0, v2, a2);
+        a3 = madd(g0, v3, a3);
+        c0 = madd(g1, v0, c0);
+        c1 = madd(g1, v1, c1);
+        c2 = madd(g1, v2, c2);
+        c3 = madd(g1, v3, c3);
       }
       const r0 = dw + (<usize>(o * inF + i) << 2), r1 = r0 + (<usize>inF << 2);
       store<f32>(r0, lanes(a0));
@@ -297,16 +297,16 @@ export function fused_work_bytes(H: i32, L: i32, B: i32): i32 {
     const v = v128.load(p + (<usize>n << 2)), w = v128.load(p + (<usize>n << 2), 16);
     const d0 = f64x2.sub(lo64(v), mv), d1 = f64x2.sub(hi64(v), mv);
     const d2 = f64x2.sub(lo64(w), mv), d3 = f64x2.sub(hi64(w), mv);
-    a0 = f64x2.relaxed_madd(d0, d0, a0);
-    a1 = f64x2.relaxed_madd(d1, d1, a1);
-    a2 = f64x2.relaxed_madd(d2, d2, a2);
-    a3 = f64x2.relaxed_madd(d3, d3, a3);
+    a0 = madd64(d0, d0, a0);
+    a1 = madd64(d1, d1, a1);
+    a2 = madd64(d2, d2, a2);
+    a3 = madd64(d3, d3, a3);
   }
   if (B4 > B8) {
     const v = v128.load(p + (<usize>B8 << 2));
     const d0 = f64x2.sub(lo64(v), mv), d1 = f64x2.sub(hi64(v), mv);
-    a0 = f64x2.relaxed_madd(d0, d0, a0);
-    a1 = f64x2.relaxed_madd(d1, d1, a1);
+    a0 = madd64(d0, d0, a0);
+    a1 = madd64(d1, d1, a1);
   }
   const a = f64x2.add(f64x2.add(a0, a1), f64x2.add(a2, a3));
   let s = f64x2.extract_lane(a, 0) + f64x2.extract_lane(a, 1);
@@ -355,7 +355,7 @@ export function fused_work_bytes(H: i32, L: i32, B: i32): i32 {
     const mHi = <f32>m, mh = f32x4.splat(mHi), ml = f32x4.splat(<f32>(m - <f64>mHi));
     for (let n = 0; n < S; n += 4) {
       const p = <usize>n << 2;
-      v128.store(uo + p, f32x4.relaxed_madd(f32x4.sub(f32x4.sub(v128.load(zo + p), mh), ml), a, b));
+      v128.store(uo + p, madd(f32x4.sub(f32x4.sub(v128.load(zo + p), mh), ml), a, b));
     }
   }
 }
@@ -407,14 +407,14 @@ export function fused_work_bytes(H: i32, L: i32, B: i32): i32 {
       const g0 = v128.load(duo + p), g1 = v128.load(duo + p, 16);
       s0 = f32x4.add(s0, g0);
       s1 = f32x4.add(s1, g1);
-      t0 = f32x4.relaxed_madd(g0, f32x4.sub(f32x4.sub(v128.load(zo + p), mh), ml), t0);
-      t1 = f32x4.relaxed_madd(g1, f32x4.sub(f32x4.sub(v128.load(zo + p, 16), mh), ml), t1);
+      t0 = madd(g0, f32x4.sub(f32x4.sub(v128.load(zo + p), mh), ml), t0);
+      t1 = madd(g1, f32x4.sub(f32x4.sub(v128.load(zo + p, 16), mh), ml), t1);
     }
     if (n < S) {
       const p = <usize>n << 2;
       const g0 = v128.load(duo + p);
       s0 = f32x4.add(s0, g0);
-      t0 = f32x4.relaxed_madd(g0, f32x4.sub(f32x4.sub(v128.load(zo + p), mh), ml), t0);
+      t0 = madd(g0, f32x4.sub(f32x4.sub(v128.load(zo + p), mh), ml), t0);
     }
     const sdy = <f64>lanes(f32x4.add(s0, s1));
     const sdyx = <f64>lanes(f32x4.add(t0, t1)) * r; // Σdu·x̂
@@ -428,7 +428,7 @@ export function fused_work_bytes(H: i32, L: i32, B: i32): i32 {
     for (let n = 0; n < B; n += 4) {
       const p = <usize>n << 2;
       const t = f32x4.sub(f32x4.sub(v128.load(zo + p), mh), ml);
-      v128.store(dzo + p, f32x4.relaxed_madd(A, v128.load(duo + p), f32x4.relaxed_madd(C, t, D)));
+      v128.store(dzo + p, madd(A, v128.load(duo + p), madd(C, t, D)));
     }
     // Past the batch the gradient is zero (the weight gradients sum over whole vectors).
     for (let n = B; n < S; n++) store<f32>(dzo + (<usize>n << 2), 0);

@@ -20,7 +20,7 @@
 // every row to one L1 set and misses on each step. Small products (B under
 // 16 KiB) skip the packing, which would cost more than it saves there.
 
-import { storeTail } from "./lib/simd";
+import { madd, storeTail } from "./lib/simd";
 
 const MR = 6;
 const KC = 256;
@@ -82,26 +82,26 @@ export function gemm_scratch_bytes(): i32 {
     const v0 = v128.load(pb);
     const v1 = v128.load(pb, 16);
     let av = v128.load32_splat(pa);
-    c00 = f32x4.relaxed_madd(av, v0, c00);
-    c01 = f32x4.relaxed_madd(av, v1, c01);
+    c00 = madd(av, v0, c00);
+    c01 = madd(av, v1, c01);
     if (R >= 4) {
       av = v128.load32_splat(pa + ars);
-      c10 = f32x4.relaxed_madd(av, v0, c10);
-      c11 = f32x4.relaxed_madd(av, v1, c11);
+      c10 = madd(av, v0, c10);
+      c11 = madd(av, v1, c11);
       av = v128.load32_splat(pa + 2 * ars);
-      c20 = f32x4.relaxed_madd(av, v0, c20);
-      c21 = f32x4.relaxed_madd(av, v1, c21);
+      c20 = madd(av, v0, c20);
+      c21 = madd(av, v1, c21);
       av = v128.load32_splat(pa + 3 * ars);
-      c30 = f32x4.relaxed_madd(av, v0, c30);
-      c31 = f32x4.relaxed_madd(av, v1, c31);
+      c30 = madd(av, v0, c30);
+      c31 = madd(av, v1, c31);
     }
     if (R == 6) {
       av = v128.load32_splat(pa + 4 * ars);
-      c40 = f32x4.relaxed_madd(av, v0, c40);
-      c41 = f32x4.relaxed_madd(av, v1, c41);
+      c40 = madd(av, v0, c40);
+      c41 = madd(av, v1, c41);
       av = v128.load32_splat(pa + 5 * ars);
-      c50 = f32x4.relaxed_madd(av, v0, c50);
-      c51 = f32x4.relaxed_madd(av, v1, c51);
+      c50 = madd(av, v0, c50);
+      c51 = madd(av, v1, c51);
     }
     pa += aks;
     pb += bks;

@@ -46,3 +46,22 @@
 @inline export function hi64At(p: usize): v128 {
   return f64x2.promote_low_f32x4(v128.load64_zero(p, 8));
 }
+
+/**
+ * a·b + c on four f32 lanes: one fused multiply-add where the engine has
+ * relaxed SIMD (the default build), a multiply then an add in the build for
+ * engines without it (the web "compat" flavour; results there may differ in
+ * the last bit). The choice is made when compiling: no branch is left.
+ */
+// @ts-ignore: decorator
+@inline export function madd(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
+  return f32x4.add(f32x4.mul(a, b), c);
+}
+
+/** {@link madd} on two f64 lanes. */
+// @ts-ignore: decorator
+@inline export function madd64(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f64x2.relaxed_madd(a, b, c);
+  return f64x2.add(f64x2.mul(a, b), c);
+}

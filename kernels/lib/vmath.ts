@@ -6,6 +6,7 @@
 // rematerialises a v128 constant at every use (several instructions each),
 // which made these loops instruction-bound and twice as slow.
 
+import { madd } from "./simd";
 /** An f32x4 zero computed from `i0 ≥ 0` at run time, so constants built on it stay in registers. */
 // @ts-ignore: decorator
 @inline export function constZero(i0: i32): v128 {
@@ -37,13 +38,13 @@ export const LN2_LO: f32 = 1.42860677e-6;
   c7: v128, c6: v128, c5: v128, c4: v128, c3: v128, c2: v128, one: v128,
 ): v128 {
   const n = f32x4.nearest(f32x4.mul(x, log2e));
-  const r = f32x4.relaxed_madd(n, nLo, f32x4.relaxed_madd(n, nHi, x));
-  let p = f32x4.relaxed_madd(c7, r, c6);
-  p = f32x4.relaxed_madd(p, r, c5);
-  p = f32x4.relaxed_madd(p, r, c4);
-  p = f32x4.relaxed_madd(p, r, c3);
-  p = f32x4.relaxed_madd(p, r, c2);
-  p = f32x4.relaxed_madd(p, r, one);
+  const r = madd(n, nLo, madd(n, nHi, x));
+  let p = madd(c7, r, c6);
+  p = madd(p, r, c5);
+  p = madd(p, r, c4);
+  p = madd(p, r, c3);
+  p = madd(p, r, c2);
+  p = madd(p, r, one);
   const scale = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(n), i32x4.splat(127)), 23);
   return f32x4.mul(f32x4.add(one, f32x4.mul(p, r)), scale);
 }

@@ -16,7 +16,7 @@
  */
 import { arena } from "../kernels/arena.ts";
 import { gemmScratchBytes } from "../kernels/matmul.ts";
-import { MAX_PAGES, PAGE_BYTES } from "../kernels/memory.ts";
+import { MAX_PAGES, PAGE_BYTES } from "../kernels/pages.ts";
 import { TEST_SIZE, TRAIN_SIZE } from "../net/dataset.ts";
 import { type BnInit, type BnVariant, NOTEBOOK_VARIANTS } from "../net/model.ts";
 import { FUSED_MAX_WIDTH } from "../kernels/fused.ts";

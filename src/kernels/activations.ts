@@ -13,7 +13,7 @@
  * ```
  * @module
  */
-import * as k from "../../kernels/build/activations.wasm";
+import * as k from "bnlab-kernels/activations.wasm";
 import type { Tensor } from "./arena.ts";
 import { expectSameShape } from "./shapes.ts";
 import { dispatch } from "./threads.ts";

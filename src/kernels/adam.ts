@@ -14,7 +14,7 @@
  * ```
  * @module
  */
-import * as k from "../../kernels/build/adam.wasm";
+import * as k from "bnlab-kernels/adam.wasm";
 import type { Tensor } from "./arena.ts";
 import { expectSize } from "./shapes.ts";
 

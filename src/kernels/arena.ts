@@ -16,7 +16,7 @@
  * ```
  * @module
  */
-import { memory, PAGE_BYTES } from "./memory.ts";
+import { memory, PAGE_BYTES } from "env";
 
 /** Element types a tensor can hold (u32 for index lists). */
 export type DType = "f32" | "f64" | "u32";

@@ -23,7 +23,7 @@
  * ```
  * @module
  */
-import * as k from "../../kernels/build/batchnorm.wasm";
+import * as k from "bnlab-kernels/batchnorm.wasm";
 import type { Tensor } from "./arena.ts";
 import { expectF64, expectShape } from "./shapes.ts";
 import { dispatch } from "./threads.ts";

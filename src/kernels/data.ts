@@ -15,7 +15,7 @@
  * ```
  * @module
  */
-import * as k from "../../kernels/build/data.wasm";
+import * as k from "bnlab-kernels/data.wasm";
 import { arena, type Tensor } from "./arena.ts";
 
 /**

@@ -12,7 +12,7 @@
  * ```
  * @module
  */
-import * as k from "../../kernels/build/fused.wasm";
+import * as k from "bnlab-kernels/fused.wasm";
 import type { Activation } from "./activations.ts";
 import type { AdamOptions } from "./adam.ts";
 import type { Tensor } from "./arena.ts";

@@ -14,7 +14,7 @@
  * ```
  * @module
  */
-import * as k from "../../kernels/build/linear.wasm";
+import * as k from "bnlab-kernels/linear.wasm";
 import type { Tensor } from "./arena.ts";
 import { GEMM_ROWS, GEMM_SCRATCH } from "./matmul.ts";
 import { expectScratch, expectShape } from "./shapes.ts";

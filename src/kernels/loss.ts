@@ -12,7 +12,7 @@
  * ```
  * @module
  */
-import * as k from "../../kernels/build/loss.wasm";
+import * as k from "bnlab-kernels/loss.wasm";
 import type { Tensor } from "./arena.ts";
 import { expectSameShape } from "./shapes.ts";
 

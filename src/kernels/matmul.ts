@@ -12,7 +12,7 @@
  * ```
  * @module
  */
-import * as k from "../../kernels/build/matmul.wasm";
+import * as k from "bnlab-kernels/matmul.wasm";
 import { arena, type Tensor } from "./arena.ts";
 
 /**

@@ -1,7 +1,9 @@
 /**
  * The one `WebAssembly.Memory` that every kernel module imports as
- * `env.memory` (deno.json maps the bare specifier `env` to this file), so
- * tensors written by one kernel are read in place by the next.
+ * `env.memory` (deno.json maps the bare specifier `env` to this file, and the
+ * TypeScript that needs the memory imports it by that name too, so that the
+ * playground's single-thread bundles can put src/web/memory.ts in its place),
+ * so tensors written by one kernel are read in place by the next.
  *
  * @example
  * ```ts
@@ -11,11 +13,9 @@
  * @module
  */
 
-/** Bytes in one WebAssembly page. */
-export const PAGE_BYTES = 65536;
+import { MAX_PAGES } from "./pages.ts";
 
-/** The most pages a wasm32 memory can have (4 GiB); the kernels declare this maximum. */
-export const MAX_PAGES = 65536;
+export { MAX_PAGES, PAGE_BYTES } from "./pages.ts";
 
 /**
  * The shared linear memory. It starts at one page and grows on demand

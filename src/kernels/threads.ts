@@ -27,13 +27,13 @@
  * ```
  * @module
  */
-import * as activations from "../../kernels/build/activations.wasm";
-import * as batchnorm from "../../kernels/build/batchnorm.wasm";
-import * as linear from "../../kernels/build/linear.wasm";
-import * as matmul from "../../kernels/build/matmul.wasm";
+import * as activations from "bnlab-kernels/activations.wasm";
+import * as batchnorm from "bnlab-kernels/batchnorm.wasm";
+import * as linear from "bnlab-kernels/linear.wasm";
+import * as matmul from "bnlab-kernels/matmul.wasm";
 import { arena } from "./arena.ts";
 import { within } from "./deadline.ts";
-import { memory } from "./memory.ts";
+import { memory } from "env";
 
 // deno-lint-ignore no-explicit-any
 type Kernel = (...args: any[]) => unknown;

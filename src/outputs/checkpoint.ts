@@ -17,7 +17,7 @@
  */
 import { type Activation, ACTIVATIONS } from "../kernels/activations.ts";
 import { arena } from "../kernels/arena.ts";
-import { MAX_PAGES, PAGE_BYTES } from "../kernels/memory.ts";
+import { MAX_PAGES, PAGE_BYTES } from "../kernels/pages.ts";
 import {
   BN_POSITIONS,
   BN_VARIANTS,
