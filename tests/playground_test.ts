@@ -8,10 +8,9 @@
 // without it, the finding must hold. Nothing may fail, log an error or leave
 // the page's origin.
 import assert from "node:assert/strict";
-import puppeteer from "puppeteer-core";
 import { within } from "../src/kernels/deadline.ts";
 import { respond } from "../src/cli/serve.ts";
-import { findChromium } from "./browser.ts";
+import { findChromium, launch } from "./browser.ts";
 import { buildSite } from "../src/cli/site.ts";
 import { inTempDir, spawn, train } from "./cli.ts";
 
@@ -66,7 +65,7 @@ async function plainServer(dir: string): Promise<{ origin: string; stop: () => P
   };
 }
 
-type Browser = Awaited<ReturnType<typeof puppeteer.launch>>;
+type Browser = Awaited<ReturnType<typeof launch>>;
 
 /**
  * Opens `url` and waits for the first training; returns the build the page
@@ -130,11 +129,7 @@ Deno.test({
         (req) => respond(site, new URL(req.url).pathname),
       );
       const plain = await plainServer(site);
-      const browser = await within(
-        puppeteer.launch({ executablePath: chromium.path!, args: ["--no-sandbox", "--disable-gpu"], headless: true }),
-        60_000,
-        "Chromium's start",
-      );
+      const browser = await launch(chromium.path!);
       const problems: string[] = [];
       try {
         for (
