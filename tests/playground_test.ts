@@ -152,6 +152,14 @@ Deno.test({
                 .map((e) => e.id || e.outerHTML),
           );
           assert.deepEqual(unlabelled, []);
+          // Tab reaches every control, in the page's order.
+          const controls = await p.page.$$eval("#controls input, #controls select", (els) => els.map((e) => e.id));
+          const reached: string[] = [];
+          for (let i = 0; i < controls.length; i++) {
+            await p.page.keyboard.press("Tab");
+            reached.push(await p.page.evaluate("document.activeElement?.id ?? ''") as string);
+          }
+          assert.deepEqual(reached, controls);
           await p.page.screenshot({ path: `${dir}/playground-${expected}.png`, fullPage: true });
           assert.ok((await Deno.stat(`${dir}/playground-${expected}.png`)).size > 10_000);
         }
