@@ -80,7 +80,13 @@ export async function main(args: string[]): Promise<number> {
     hostname: "127.0.0.1",
     port,
     onListen: ({ port }) => console.log(`bnlab playground: http://127.0.0.1:${port}/`),
-  }, (req) => req.method === "GET" ? respond(dir, new URL(req.url).pathname) : new Response(null, { status: 405 }));
+  }, async (req) => {
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      return new Response(null, { status: 405, headers: { ...HEADERS, allow: "GET, HEAD" } });
+    }
+    const res = await respond(dir, new URL(req.url).pathname);
+    return req.method === "HEAD" ? new Response(null, { status: res.status, headers: res.headers }) : res;
+  });
   await server.finished;
   return 0;
 }
