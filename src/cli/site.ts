@@ -20,27 +20,58 @@ export const SITE_BUNDLES: readonly { file: string; importMap: string | null }[]
   { file: "page-compat.js", importMap: "compat.importmap.json" },
 ];
 
-/** Builds the site into `out`; returns its files and their total size, or throws naming the bundle that failed. */
+/**
+ * Builds the site into `out`: into a directory beside it first, which then
+ * takes its place, so a failed build leaves the previous site (or nothing),
+ * never half of one. Returns the files and their total size, or throws naming
+ * the bundle that failed.
+ */
 export async function buildSite(out: string): Promise<{ files: string[]; bytes: number }> {
-  await Deno.mkdir(out, { recursive: true });
-  for (const { file, importMap } of SITE_BUNDLES) {
-    const map = importMap ? ["--import-map", new URL(importMap, WEB).pathname] : [];
-    const args = ["bundle", "--quiet", "--minify", "--platform", "browser", ...map, "-o", `${out}/${file}`];
-    const result = await new Deno.Command(Deno.execPath(), {
-      args: [...args, new URL("page.ts", WEB).pathname],
-      stdout: "inherit",
-      stderr: "inherit",
-    }).output();
-    if (!result.success) throw new Error(`deno bundle of ${file} failed (exit ${result.code})`);
+  const tmp = `${out}.tmp-${Deno.pid}`;
+  await Deno.remove(tmp, { recursive: true }).catch(() => {});
+  await Deno.mkdir(tmp, { recursive: true });
+  try {
+    for (const { file, importMap } of SITE_BUNDLES) {
+      const map = importMap ? ["--import-map", new URL(importMap, WEB).pathname] : [];
+      const args = ["bundle", "--quiet", "--minify", "--platform", "browser", ...map, "-o", `${tmp}/${file}`];
+      const result = await new Deno.Command(Deno.execPath(), {
+        args: [...args, new URL("page.ts", WEB).pathname],
+        stdout: "inherit",
+        stderr: "inherit",
+      }).output();
+      if (!result.success) throw new Error(`deno bundle of ${file} failed (exit ${result.code})`);
+    }
+    await Deno.writeTextFile(`${tmp}/index.html`, await Deno.readTextFile(new URL("index.html", WEB)));
+    await Deno.remove(out, { recursive: true }).catch((err) => {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+    });
+    await Deno.rename(tmp, out);
+  } catch (err) {
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+    throw err;
   }
-  await Deno.writeTextFile(`${out}/index.html`, await Deno.readTextFile(new URL("index.html", WEB)));
   const files = [...Deno.readDirSync(out)].filter((e) => e.isFile).map((e) => e.name).sort();
   const bytes = files.reduce((sum, name) => sum + Deno.statSync(`${out}/${name}`).size, 0);
   return { files, bytes };
 }
 
+const USAGE = `Usage: deno task site [DIR]
+
+Writes the playground into DIR (default dist/site; the task may write under dist/ only):
+index.html and one bundle per build of the kernels. Serve it with deno task serve, or
+from any static host.`;
+
 if (import.meta.main) {
-  const out = Deno.args[0] ?? "dist/site";
+  const [arg, ...rest] = Deno.args;
+  if (arg === "--help" || arg === "-h") {
+    console.log(USAGE);
+    Deno.exit(0);
+  }
+  if (rest.length > 0 || arg?.startsWith("-")) {
+    console.error(`site: unexpected ${JSON.stringify(rest[0] ?? arg)}; the one argument is the output directory`);
+    Deno.exit(2);
+  }
+  const out = arg ?? "dist/site";
   try {
     const { files, bytes } = await buildSite(out);
     console.log(`site: ${out}/ holds ${files.join(", ")} (${bytes} bytes)`);
