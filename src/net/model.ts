@@ -65,6 +65,15 @@ export function bnAfter(spec: Pick<NetSpec, "bn" | "bnPosition">): boolean {
   return spec.bn !== "none" && spec.bnPosition === "after";
 }
 
+/**
+ * Whether the fused kernel computes blocks of this kind: it has no noise
+ * (`noisy`) and no BN after the activation; everything else, any shape it
+ * takes (`fusable`), is its.
+ */
+export function fusedBlocks(spec: Pick<NetSpec, "bn" | "bnPosition">): boolean {
+  return spec.bn !== "noisy" && !bnAfter(spec);
+}
+
 /** BN's γ at the start: 1 (PyTorch ≥ 1.2, MyBN) or ~ U(0, 1) (PyTorch before 1.2). */
 export type BnInit = "ones" | "legacy";
 
@@ -209,7 +218,7 @@ function netAllocations(spec: NetSpec, maxBatch: number): Allocation[] {
   out.push(f32("x", [N, spec.inputs]), f32("target", [N, spec.outputs]), f32("pred", [N, spec.outputs]));
   out.push({ name: "sums", shape: [batchnormSumsLength(H)], dtype: "f64" });
   out.push(f32("weightT", [Math.max(...layout.map(([, shape]) => shape.reduce((a, b) => a * b, 1)))]));
-  if (fusable(spec) && spec.bn !== "noisy" && !bnAfter(spec)) {
+  if (fusable(spec) && fusedBlocks(spec)) {
     out.push(f32("fusedWork", [Math.ceil(fusedWorkBytes(H, spec.layers, N) / 4)]));
   }
   if (spec.bn === "noisy") out.push(f32("noiseScale", [spec.layers, H]), f32("noiseShift", [spec.layers, H]));

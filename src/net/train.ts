@@ -24,6 +24,7 @@ import {
   type BnPosition,
   type BnVariant,
   defaultEps,
+  fusedBlocks,
   Net,
   netBytes,
   type NetSpec,
@@ -80,10 +81,7 @@ export function trainPath(
   config: Pick<TrainConfig, "path" | "hidden" | "layers" | "bnPosition">,
   variant?: BnVariant,
 ): "fused" | "layers" {
-  // The fused kernel has neither the noise nor BN after the activation.
-  if (variant === "noisy" || (variant !== undefined && variant !== "none" && config.bnPosition === "after")) {
-    return "layers";
-  }
+  if (variant !== undefined && !fusedBlocks({ bn: variant, bnPosition: config.bnPosition })) return "layers";
   if (config.path !== "auto") return config.path;
   return fusedTakes(config) && config.hidden <= FUSED_AUTO_WIDTH ? "fused" : "layers";
 }
