@@ -16,13 +16,13 @@
 import type { TopLevelSpec } from "vega-lite";
 import { makePlan, type Plan } from "../experiment/plan.ts";
 import { runExperiment, type RunResult } from "../experiment/run.ts";
-import { outcomes, summarize, summaryTable } from "../experiment/summary.ts";
+import { type GroupSummary, outcomes, summarize, summaryTable } from "../experiment/summary.ts";
 import { notebookData } from "../net/dataset.ts";
 import { sanityLines } from "../net/sanity.ts";
 import { fitSpec, layerHistogramsSpec, renderSvg, testLossSpec } from "../outputs/charts.ts";
 import { lossesCsv, runKey } from "../outputs/losses.ts";
 import { modelBytes, modelFileName } from "../outputs/write.ts";
-import { fromQuery, type PageSettings, toQuery, toRequest } from "./settings.ts";
+import { fromQuery, KEYS, type PageSettings, toQuery, toRequest } from "./settings.ts";
 
 /** The page's element with `id`, or an error naming it (the HTML and this module change together). */
 function byId<T extends HTMLElement>(id: string): T {
@@ -31,19 +31,8 @@ function byId<T extends HTMLElement>(id: string): T {
   return el as T;
 }
 
-/** The numeric and choice controls, by setting. */
-const FIELDS: [keyof PageSettings, string][] = [
-  ["lr", "lr"],
-  ["momentum", "momentum"],
-  ["hidden", "hidden"],
-  ["layers", "layers"],
-  ["activation", "activation"],
-  ["batchSize", "batch-size"],
-  ["epochs", "epochs"],
-  ["seed", "seed"],
-  ["bnPosition", "bn-position"],
-  ["bnInit", "bn-init"],
-];
+/** The numeric and choice controls, by setting: each control's id is the setting's query key. */
+const FIELDS = (Object.entries(KEYS) as [keyof PageSettings, string][]).filter(([key]) => key !== "variants");
 
 function showSettings(s: PageSettings): void {
   for (const box of document.querySelectorAll<HTMLInputElement>("input[name=variant]")) {
@@ -104,12 +93,17 @@ async function train(s: PageSettings): Promise<void> {
   );
   status.textContent = `trained ${results.length} runs in ${millis.toFixed(0)} ms`;
   status.dataset.millis = String(millis);
-  await drawCharts(plan, results, s, mine);
+  await drawCharts(plan, results, summaries, s, mine);
 }
 
-async function drawCharts(plan: Plan, results: RunResult[], s: PageSettings, mine: number): Promise<void> {
+async function drawCharts(
+  plan: Plan,
+  results: RunResult[],
+  summaries: GroupSummary[],
+  s: PageSettings,
+  mine: number,
+): Promise<void> {
   const data = notebookData(s.seed, plan.trainSize, plan.testSize);
-  const summaries = summarize(plan.groups, outcomes(results));
   const fitted = results.filter((r) => r.stopped === null)
     .map((r) => ({ label: r.run.group.label, predictions: r.predictions }));
   const diagnosed = results.filter((r) => r.diagnostics !== null)

@@ -60,8 +60,8 @@ export const PAGE_DEFAULTS: Readonly<PageSettings> = {
   bnInit: DEFAULTS.bnInit,
 };
 
-/** Each setting's query key: the train command's flag name. */
-const KEYS: Record<keyof PageSettings, string> = {
+/** Each setting's query key: the train command's flag name (the page's controls carry the same ids). */
+export const KEYS: Readonly<Record<keyof PageSettings, string>> = {
   variants: "variants",
   lr: "lr",
   momentum: "momentum",
