@@ -25,22 +25,17 @@ import asc from "npm:assemblyscript@0.28.20/asc";
 const KERNELS = "kernels";
 const OUT = "kernels/build";
 
-/** The compiler flags every kernel is built with (the default flavour). */
-export const ASC_FLAGS: readonly string[] = [
-  "--runtime",
-  "stub",
-  "-O3",
-  "--noAssert",
-  "--enable",
-  "simd,relaxed-simd,threads",
-  "--importMemory",
-  "--sharedMemory",
-  "--maximumMemory",
-  "65536",
-  "--noExportMemory",
-  "--use",
-  "abort=",
-];
+/** The compiler flags of a build: the WebAssembly features it may use, and whether its memory is shared. */
+function ascFlags(features: string, shared: boolean): readonly string[] {
+  return [
+    ...["--runtime", "stub", "-O3", "--noAssert", "--enable", features, "--importMemory"],
+    ...(shared ? ["--sharedMemory"] : []),
+    ...["--maximumMemory", "65536", "--noExportMemory", "--use", "abort="],
+  ];
+}
+
+/** The compiler flags of the default build. */
+export const ASC_FLAGS: readonly string[] = ascFlags("simd,relaxed-simd,threads", true);
 
 /**
  * The builds: the default (shared memory for worker threads, relaxed SIMD),
@@ -51,11 +46,8 @@ export const ASC_FLAGS: readonly string[] = [
  */
 export const FLAVOURS: readonly { dir: string; flags: readonly string[] }[] = [
   { dir: OUT, flags: ASC_FLAGS },
-  { dir: `${OUT}/single`, flags: ASC_FLAGS.filter((f) => f !== "--sharedMemory") },
-  {
-    dir: `${OUT}/compat`,
-    flags: ASC_FLAGS.filter((f) => f !== "--sharedMemory").map((f) => f === "simd,relaxed-simd,threads" ? "simd" : f),
-  },
+  { dir: `${OUT}/single`, flags: ascFlags("simd,relaxed-simd,threads", false) },
+  { dir: `${OUT}/compat`, flags: ascFlags("simd", false) },
 ];
 
 async function sourceFiles(dir: string): Promise<string[]> {
