@@ -64,7 +64,15 @@ Deno.test("the server hands out the site's files, cross-origin isolated, and not
     assert.equal(page.headers.get("cross-origin-embedder-policy"), "require-corp");
     assert.equal((await respond(dir, "/page.js")).headers.get("content-type"), "text/javascript; charset=utf-8");
     for (
-      const path of ["/../deno.json", "/%2e%2e/deno.json", "/.hidden.js", "/notes.txt", "/missing.js", "//page.js"]
+      const path of [
+        "/../deno.json",
+        "/%2e%2e/deno.json",
+        "/.hidden.js",
+        "/notes.txt",
+        "/missing.js",
+        "//page.js",
+        "/%E0%A4%A.js",
+      ]
     ) {
       const r = await respond(dir, path);
       assert.equal(r.status, 404, path);

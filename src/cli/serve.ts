@@ -38,7 +38,12 @@ const HEADERS = {
 
 /** The response to a GET of `path` under `dir`: a site file, or 404 (nothing outside `dir`, no directory listing). */
 export async function respond(dir: string, path: string): Promise<Response> {
-  const name = path === "/" ? "index.html" : decodeURIComponent(path.slice(1));
+  let name: string;
+  try {
+    name = path === "/" ? "index.html" : decodeURIComponent(path.slice(1));
+  } catch {
+    name = ""; // a malformed %-escape names no file
+  }
   const type = TYPES[name.slice(name.lastIndexOf(".") + 1)];
   if (!type || name.split("/").some((part) => part === ".." || part === "" || part.startsWith("."))) {
     return new Response("not found\n", { status: 404, headers: HEADERS });
