@@ -35,11 +35,20 @@ export function lossesCsv(
 ): string {
   const lines = [lossesHeader(runKey(results[0].run))];
   for (const r of [...results].sort((a, b) => a.run.index - b.run.index)) {
-    const key = runKey(r.run);
-    r.trainLoss.forEach((train, e) => lines.push(lossRow(key, e, r.testLoss[e], train)));
-    if (r.stopped === null) lines.push(lossRow(key, r.testLoss.length - 1, r.testLoss.at(-1)!));
+    r.trainLoss.forEach((_, e) => lines.push(epochRow(r.run, r, e)));
+    if (r.stopped === null) lines.push(finalRow(r.run, r));
   }
   return lines.join("\n") + "\n";
+}
+
+/** Epoch `e`'s row of `run`: the test loss at its start and its mean training loss. */
+function epochRow(run: PlannedRun, r: Pick<TrainResult, "testLoss" | "trainLoss">, e: number): string {
+  return lossRow(runKey(run), e, r.testLoss[e], r.trainLoss[e]);
+}
+
+/** The final row of a completed `run`: the test loss after its last epoch, no training loss. */
+function finalRow(run: PlannedRun, r: Pick<TrainResult, "testLoss">): string {
+  return lossRow(runKey(run), r.testLoss.length - 1, r.testLoss.at(-1)!);
 }
 
 /** The cells that name `run` in the CSV files. */
@@ -74,13 +83,13 @@ export class LossesWriter {
   /** Epoch `trainLoss.length − 1` of `run` completed: its row. */
   epoch(run: PlannedRun, partial: Pick<TrainResult, "testLoss" | "trainLoss">): void {
     const e = partial.trainLoss.length - 1;
-    this.#add(run.index, lossRow(runKey(run), e, partial.testLoss[e], partial.trainLoss[e]));
+    this.#add(run.index, epochRow(run, partial, e));
   }
 
   /** `run` finished: the final row when it completed, then the rows of the runs that waited for it. */
   finish(run: PlannedRun, result: Pick<TrainResult, "testLoss" | "stopped">): void {
     if (result.stopped === null) {
-      this.#add(run.index, lossRow(runKey(run), result.testLoss.length - 1, result.testLoss.at(-1)!));
+      this.#add(run.index, finalRow(run, result));
     }
     this.#finished.add(run.index);
     const lines: string[] = [];
