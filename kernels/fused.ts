@@ -13,21 +13,16 @@
 // hold running_mean [H] and running_var [H] per block. The network has one
 // input and one output, as the notebook's.
 //
-// The arithmetic is the per-layer kernels' (BN statistics and the normalised
-// values in f64, the same running-statistics updates, the same activation and
-// Adam code), but the sums of the products run in another order, so the two
-// paths agree to rounding, not bit for bit.
+// The arithmetic is the per-layer kernels' where it matters (BN statistics
+// summed in f64, the same running-statistics updates, the same activation and
+// Adam code), but the sums of the products run in another order and BN's
+// element-wise passes are f32 with their coefficients rounded once from f64
+// (see bnForward), so the two paths agree to rounding, not bit for bit.
 
 import { adam_update } from "./adam";
 import { relu_backward, relu_forward, sigmoid_backward, sigmoid_forward, tanh_backward, tanh_forward } from "./activations";
 import { BN_MYBN, BN_TORCH } from "./batchnorm";
 import { hi64, lo64, madd, madd64 } from "./lib/simd";
-
-/** Two f64x2 back to four f32 lanes (one rounding each). */
-// @ts-ignore: decorator
-@inline function to32(lo: v128, hi: v128): v128 {
-  return i32x4.shuffle(f32x4.demote_f64x2_zero(lo), f32x4.demote_f64x2_zero(hi), 0, 1, 4, 5);
-}
 
 export { BN_MYBN, BN_TORCH };
 
