@@ -12,8 +12,9 @@
  * ```
  * @module
  */
-import * as vega from "vega";
-import { compile, type TopLevelSpec } from "vega-lite";
+import type { TopLevelSpec } from "vega-lite";
+// @ts-types="./vega.ts"
+import { compile, parse, View } from "./vega.bundle.js";
 import type { Samples } from "../net/dataset.ts";
 import type { Diagnostics } from "../net/diagnostics.ts";
 import { spreadAtEach } from "../experiment/stats.ts";
@@ -477,7 +478,7 @@ function weightOrder(name: string): number {
 
 /** Renders a vega-lite spec to an SVG document. */
 export async function renderSvg(spec: TopLevelSpec): Promise<string> {
-  const view = new vega.View(vega.parse(compile(spec).spec), { renderer: "none" });
+  const view = new View(parse(compile(spec).spec), { renderer: "none" });
   try {
     return await view.toSVG();
   } finally {
