@@ -80,3 +80,38 @@ export function histogram(counts: usize, p: usize, n: i32, lo: f64, hi: f64, bin
     store<u32>(counts + b, load<u32>(counts + b) + 1);
   }
 }
+
+/**
+ * Shuffles the n u32 at p in place (Fisher–Yates, last element first) with the
+ * xoshiro128** generator whose state, four u32, is at `state` and is advanced
+ * there: the draws and the permutation of src/net/random.ts `Random.shuffle`
+ * (j = below(i + 1): a draw at or above the largest multiple of i + 1 that
+ * fits in 2³² is rejected, then j = draw mod (i + 1)).
+ */
+export function shuffle_u32(p: usize, n: i32, state: usize): void {
+  let s0 = load<u32>(state), s1 = load<u32>(state, 4), s2 = load<u32>(state, 8), s3 = load<u32>(state, 12);
+  const range: u64 = <u64>1 << 32;
+  for (let i = n - 1; i > 0; i--) {
+    const m = <u64>i + 1;
+    const limit = range - range % m;
+    let x: u64;
+    do {
+      x = <u64>(rotl<u32>(s1 * 5, 7) * 9);
+      const t = s1 << 9;
+      s2 ^= s0;
+      s3 ^= s1;
+      s1 ^= s2;
+      s0 ^= s3;
+      s2 ^= t;
+      s3 = rotl<u32>(s3, 11);
+    } while (x >= limit);
+    const a = p + (<usize>i << 2), b = p + (<usize>(x % m) << 2);
+    const t = load<u32>(a);
+    store<u32>(a, load<u32>(b));
+    store<u32>(b, t);
+  }
+  store<u32>(state, s0);
+  store<u32>(state, s1, 4);
+  store<u32>(state, s2, 8);
+  store<u32>(state, s3, 12);
+}

@@ -22,6 +22,7 @@
 import { adam_update } from "./adam";
 import { relu_backward, relu_forward, sigmoid_backward, sigmoid_forward, tanh_backward, tanh_forward } from "./activations";
 import { BN_MYBN, BN_TORCH } from "./batchnorm";
+import { count_nonfinite, sum_squares } from "./data";
 import { hi64, lo64, madd, madd64 } from "./lib/simd";
 
 export { BN_MYBN, BN_TORCH };
@@ -573,6 +574,56 @@ export function fused_train_step(
 
   adam_update(params, grads, m, v, 0, nParams, lr, beta1, beta2, adamEps, 0, t, 0);
   return sum / <f64>B;
+}
+
+/** Why fused_train_steps stopped before its last step (the low two bits of its result). */
+export const STEPS_DONE: i32 = 0;
+export const STEPS_NONFINITE_LOSS: i32 = 1;
+export const STEPS_NONFINITE_GRADIENT: i32 = 2;
+export const STEPS_NONFINITE_PARAMETER: i32 = 3;
+
+/**
+ * `count` consecutive training steps, each exactly fused_train_step: step s
+ * trains on the next sizes[s] rows of order (from row `from` on) at Adam step
+ * t + s, and its loss goes into losses[s] (f64). After each step, as the
+ * training loop checks a step: a non-finite loss stops there; a non-finite
+ * gradient stops there; otherwise ‖g‖₂ of each of the nSegments gradient
+ * segments (pairs of u32: offset and length in floats, into grads) goes into
+ * norms[s·nSegments + j] (f64: the square root of data.ts sum_squares, the
+ * same value the loop computes per step), and a non-finite parameter stops
+ * there. Returns (steps completed) · 4 + why it stopped (STEPS_*): the step
+ * that stopped it ran (its update is applied), and its loss and norms are
+ * written as far as it got.
+ *
+ * One call for many steps, so the JavaScript between steps (about as long as
+ * a step when cold) runs once per call.
+ */
+export function fused_train_steps(
+  params: usize, grads: usize, m: usize, v: usize, buffers: usize, work: usize,
+  xs: usize, ys: usize, order: usize, sizes: usize, count: i32, from: i32,
+  H: i32, L: i32, act: i32, bn: i32, eps: f64, momentum: f64,
+  lr: f64, beta1: f64, beta2: f64, adamEps: f64, t: i32, nParams: i32,
+  losses: usize, segments: usize, nSegments: i32, norms: usize,
+): i32 {
+  let row = from;
+  for (let s = 0; s < count; s++) {
+    const B = load<i32>(sizes + (<usize>s << 2));
+    const loss = fused_train_step(
+      params, grads, m, v, buffers, work, xs, ys, order, row, B,
+      H, L, act, bn, eps, momentum, lr, beta1, beta2, adamEps, t + s, nParams,
+    );
+    if (!isFinite(loss)) return s * 4 + STEPS_NONFINITE_LOSS;
+    store<f64>(losses + (<usize>s << 3), loss);
+    if (count_nonfinite(grads, nParams) > 0) return s * 4 + STEPS_NONFINITE_GRADIENT;
+    for (let j = 0; j < nSegments; j++) {
+      const seg = segments + (<usize>j << 3);
+      const g = grads + (<usize>load<u32>(seg) << 2);
+      store<f64>(norms + (<usize>(s * nSegments + j) << 3), Math.sqrt(sum_squares(g, load<i32>(seg, 4))));
+    }
+    if (count_nonfinite(params, nParams) > 0) return s * 4 + STEPS_NONFINITE_PARAMETER;
+    row += B;
+  }
+  return count * 4 + STEPS_DONE;
 }
 
 /**

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { arena } from "../src/kernels/arena.ts";
 import { Random } from "../src/net/random.ts";
 
 /** `below` as first written, with `%`: the draws must not change, or every shuffle (and every loss) would. */
@@ -24,4 +25,28 @@ Deno.test("shuffle is a permutation, and the same seed and stream give the same 
   assert.deepEqual(a, shuffled(5));
   assert.notDeepEqual(a, shuffled(6));
   assert.deepEqual([...a].sort((x, y) => x - y), Array.from({ length: 1000 }, (_, i) => i));
+});
+
+Deno.test("shuffleTensor (in wasm) gives shuffle's permutation and leaves the generator where shuffle does", () => {
+  const mark = arena.mark();
+  try {
+    const scratch = arena.u32([4]);
+    // Sizes around the rejection thresholds' structure: 1, 2, primes, powers of two, and the notebook's 1000.
+    for (const n of [0, 1, 2, 3, 7, 64, 100, 257, 1000, 4096, 65537]) {
+      for (const seed of [0, 1, 42, 0xffffffff]) {
+        const js = new Random(seed, "shuffle"), wasm = new Random(seed, "shuffle");
+        const t = arena.u32([n]);
+        const a = Array.from({ length: n }, (_, i) => i);
+        for (let round = 0; round < 3; round++) {
+          t.u32.set(a);
+          js.shuffle(a);
+          wasm.shuffleTensor(t, scratch);
+          assert.deepEqual([...t.u32], a, `n ${n}, seed ${seed}, round ${round}`);
+        }
+        assert.equal(wasm.nextUint32(), js.nextUint32(), `state after n ${n}, seed ${seed}`);
+      }
+    }
+  } finally {
+    arena.release(mark);
+  }
 });

@@ -5,6 +5,7 @@ import { XMLParser, XMLValidator } from "fast-xml-parser";
 import { parseCsv } from "../src/outputs/csv.ts";
 import { notebookData } from "../src/net/dataset.ts";
 import { type BnVariant, NOTEBOOK_VARIANTS } from "../src/net/model.ts";
+import { LayerRecorder } from "../src/net/diagnostics.ts";
 import { DEFAULTS, trainVariant } from "../src/net/train.ts";
 import { inTempDir, train } from "./cli.ts";
 
@@ -36,6 +37,27 @@ for (const path of ["fused", "layers"] as const) {
     assert.ok(final.none.every((l) => l > 50), `none went below 50: ${table}`);
   });
 }
+
+Deno.test("many steps per fused call train, record and stop as one step per call does, bit for bit", async () => {
+  // 1000 samples in batches of 48: 21 steps an epoch (the last of 40 rows), one
+  // call of STEPS_PER_CALL = 32 steps' room; in batches of 24, 42 steps: a call
+  // of 32 and one of 10. At lr 1e20 every variant diverges within the first epoch.
+  for (const [batchSize, lr] of [[48, 0.02], [24, 0.02], [64, 1e20]]) {
+    const config = { ...DEFAULTS, epochs: 3, batchSize, lr };
+    for (const variant of ["mybn", "torch", "none"] as const) {
+      const runs = [];
+      for (const perStep of [false, true]) {
+        const recorder = new LayerRecorder(config.layers, config.activation, config.epochs);
+        // onBackward must see every step's network, so it makes every step a call of its own.
+        const hooks = { ...recorder.hooks(), ...(perStep ? { onBackward: () => {} } : {}) };
+        const r = await trainVariant(variant, notebookData(1), config, hooks);
+        runs.push({ ...r, millis: 0, norms: recorder.result().gradNorms });
+      }
+      assert.deepEqual(runs[0], runs[1], `${variant}, batches of ${batchSize}, lr ${lr}`);
+      assert.equal(runs[0].stopped?.reason, lr > 1 ? "diverged" : undefined);
+    }
+  }
+});
 
 Deno.test("the same seed gives a byte-identical losses.csv, another seed a different one", async () => {
   await inTempDir(async (dir) => {

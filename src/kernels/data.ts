@@ -46,6 +46,20 @@ export function sum_squares(t: Tensor): number {
 }
 
 /**
+ * Shuffles the u32 tensor `t` in place with the xoshiro128** generator whose
+ * state is the u32 tensor `state` ([4], advanced in place): the draws and the
+ * permutation of `Random.shuffle` (src/net/random.ts), which calls this.
+ */
+export function shuffle_u32(t: Tensor, state: Tensor): void {
+  if (t.dtype !== "u32" || state.dtype !== "u32" || state.size !== 4) {
+    throw new TypeError(
+      `shuffle_u32: a u32 tensor and a u32 [4] state, got ${t.dtype} and ${state.dtype} [${state.shape}]`,
+    );
+  }
+  k.shuffle_u32(t.ptr, t.size, state.ptr);
+}
+
+/**
  * dst[c, r] = src[r, c] for the first `cols` columns of `src` ([rows, stride]
  * with rows × cols = dst's size): e.g. the fused kernels' feature-major
  * activations, [features, stride], back to row-major [rows, features].

@@ -110,6 +110,117 @@ export function fused_train_step(
   );
 }
 
+/** The check that stopped {@link fused_train_steps} early, by the training loop's names for them. */
+export type StepsStop = "non-finite loss" | "non-finite gradient" | "non-finite parameter";
+
+// Number(): deno bundle's wasm imports (the web page) give the exported
+// constants as WebAssembly.Global objects, which only convert to numbers; as
+// object keys they would all read "[object WebAssembly.Global]".
+const STOPS = new Map<number, StepsStop | null>([
+  [Number(k.STEPS_DONE), null],
+  [Number(k.STEPS_NONFINITE_LOSS), "non-finite loss"],
+  [Number(k.STEPS_NONFINITE_GRADIENT), "non-finite gradient"],
+  [Number(k.STEPS_NONFINITE_PARAMETER), "non-finite parameter"],
+]);
+
+/** Where {@link fused_train_steps} writes what each step measured. */
+export interface StepsRecord {
+  /** f64 [≥ count]: each step's loss before its update. */
+  losses: Tensor;
+  /** u32 [k, 2]: the gradient segments to take norms of (offset and length in floats, into grads), or null. */
+  segments: Tensor | null;
+  /** f64 [≥ count, k]: ‖g‖₂ of each segment after each step (when there are segments). */
+  norms: Tensor | null;
+}
+
+/**
+ * `count` consecutive training steps in one call, each exactly
+ * {@link fused_train_step}: step s takes the next `sizes[first + s]` rows of
+ * `order` (from row `from` on) at Adam step `t + s`. After each step the
+ * loss, then the gradients, then (after the gradient norms are recorded) the
+ * parameters are checked for non-finite values, as the training loop checks
+ * them; the first failure stops the call. Returns the steps completed and
+ * what stopped it (null: nothing): the stopping step did run, and wrote its
+ * loss and norms as far as the check before it.
+ */
+export function fused_train_steps(
+  net: { params: Tensor; grads: Tensor; adamM: Tensor; adamV: Tensor; buffers: Tensor },
+  work: Tensor,
+  data: { xs: Tensor; ys: Tensor; order: Tensor; sizes: Tensor },
+  first: number,
+  count: number,
+  from: number,
+  shape: FusedShape,
+  adam: AdamOptions,
+  t: number,
+  record: StepsRecord,
+): { done: number; stop: StepsStop | null } {
+  const { xs, ys, order, sizes } = data;
+  if (sizes.dtype !== "u32" || first < 0 || count < 1 || first + count > sizes.size) {
+    throw new RangeError(`fused_train_steps: steps ${first}..${first + count} of ${sizes.size} batch sizes`);
+  }
+  let rows = 0, widest = 0;
+  for (const n of sizes.u32.subarray(first, first + count)) {
+    if (n < 2 && shape.bn !== null) throw new RangeError("BN needs at least 2 rows per batch in training");
+    rows += n;
+    widest = Math.max(widest, n);
+  }
+  if (order.dtype !== "u32" || from < 0 || from + rows > order.size) {
+    throw new RangeError(`fused_train_steps: rows ${from}..${from + rows} of a ${order.size}-entry index`);
+  }
+  if (work.data.byteLength < fusedWorkBytes(shape.hidden, shape.layers, widest)) {
+    throw new RangeError(`fused_train_steps: work space too small for a batch of ${widest}`);
+  }
+  if (adam.weight_decay !== 0 || adam.amsgrad) throw new RangeError("fused_train_steps: plain Adam only");
+  const { losses, segments, norms } = record;
+  const nSegments = segments === null ? 0 : segments.shape[0];
+  if (losses.dtype !== "f64" || losses.size < count) throw new RangeError("fused_train_steps: losses too small");
+  if (
+    nSegments > 0 && (segments!.dtype !== "u32" || norms === null || norms.dtype !== "f64" ||
+      norms.size < count * nSegments)
+  ) {
+    throw new RangeError("fused_train_steps: norms too small for the segments");
+  }
+  const { params, grads, adamM, adamV, buffers } = net;
+  for (let j = 0; j < nSegments; j++) {
+    const [offset, length] = segments!.u32.subarray(2 * j, 2 * j + 2);
+    if (offset + length > grads.size) throw new RangeError(`fused_train_steps: segment ${j} is outside the gradients`);
+  }
+  const bn = shape.bn === null ? k.BN_NONE : SEMANTICS[shape.bn];
+  const [b1, b2] = adam.betas;
+  const result = k.fused_train_steps(
+    params.ptr,
+    grads.ptr,
+    adamM.ptr,
+    adamV.ptr,
+    buffers.ptr,
+    work.ptr,
+    xs.ptr,
+    ys.ptr,
+    order.ptr,
+    sizes.ptr + 4 * first,
+    count,
+    from,
+    shape.hidden,
+    shape.layers,
+    ACTIVATION[shape.activation],
+    bn,
+    shape.eps,
+    shape.momentum,
+    adam.lr,
+    b1,
+    b2,
+    adam.eps,
+    t,
+    params.size,
+    losses.ptr,
+    segments?.ptr ?? 0,
+    nSegments,
+    norms?.ptr ?? 0,
+  );
+  return { done: result >>> 2, stop: STOPS.get(result & 3)! };
+}
+
 /**
  * The eval-mode forward of `n` rows `x`, `y` ([n, 1] each) with the running
  * statistics, in one call: the predictions into `pred` ([n, 1]), each block's

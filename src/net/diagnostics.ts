@@ -18,8 +18,7 @@
  * @module
  */
 import type { Activation } from "../kernels/activations.ts";
-import { histogram, sum_squares } from "../kernels/data.ts";
-import type { Tensor } from "../kernels/arena.ts";
+import { histogram } from "../kernels/data.ts";
 import type { Net } from "./model.ts";
 import type { TrainHooks } from "./train.ts";
 
@@ -88,7 +87,6 @@ export class LayerRecorder {
   readonly #gradNorms: number[][] = [];
   readonly #weights: string[];
   #sums: number[];
-  #grads: Tensor[] | null = null;
   #steps = 0;
 
   /** A recorder for a network of `layers` hidden layers trained for `epochs` epochs. */
@@ -101,10 +99,10 @@ export class LayerRecorder {
   }
 
   /** The hooks to pass to `trainVariant` (merged with the caller's own). */
-  hooks(): Pick<TrainHooks, "onEval" | "onBackward"> {
+  hooks(): Pick<TrainHooks, "onEval" | "gradientNorms"> {
     return {
       onEval: (epoch, net, rows) => this.#afterEval(epoch, net, rows),
-      onBackward: (net) => this.#afterBackward(net),
+      gradientNorms: { weights: this.#weights, onStep: (norms) => this.#afterStep(norms) },
     };
   }
 
@@ -141,10 +139,8 @@ export class LayerRecorder {
     }
   }
 
-  #afterBackward(net: Net): void {
-    // The gradient views are looked up once per run, not by name at every step.
-    const grads = this.#grads ??= this.#weights.map((name) => net.grad(name));
-    grads.forEach((g, i) => this.#sums[i] += Math.sqrt(sum_squares(g)));
+  #afterStep(norms: ArrayLike<number>): void {
+    for (let i = 0; i < norms.length; i++) this.#sums[i] += norms[i];
     this.#steps++;
   }
 }

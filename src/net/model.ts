@@ -41,9 +41,12 @@ import {
   fusable,
   fused_eval,
   fused_train_step,
+  fused_train_steps,
   fusedActivations,
   type FusedShape,
   fusedWorkBytes,
+  type StepsRecord,
+  type StepsStop,
 } from "../kernels/fused.ts";
 import { transpose } from "../kernels/data.ts";
 import { mse_backward, mse_forward } from "../kernels/loss.ts";
@@ -683,6 +686,43 @@ export class Net {
     this.step += 1;
     this.#fusedRows = n;
     return fused_train_step(this, this.#fusedWork, xs, ys, order, from, n, this.#fusedShape, opts, this.step);
+  }
+
+  /**
+   * Steps `first … first+count)` of an epoch in one kernel call
+   * (src/kernels/fused.ts `fused_train_steps`), each exactly
+   * {@link Net.fusedTrainStep} on the next `sizes[s]` rows of `order` from row
+   * `from` on, checked after each step as the training loop checks one; the
+   * losses (and the norms of `record.segments`) go into `record`. Returns
+   * the steps completed and what stopped the call early (null: nothing); the
+   * stopping step ran, so {@link Net.step} counts it.
+   */
+  fusedTrainSteps(
+    data: { xs: Tensor; ys: Tensor; order: Tensor; sizes: Tensor },
+    first: number,
+    count: number,
+    from: number,
+    opts: AdamOptions,
+    record: StepsRecord,
+  ): { done: number; stop: StepsStop | null } {
+    if (this.#fusedWork === null) throw new RangeError("the fused step takes 1 → 1 networks of width 1…64 only");
+    for (const n of data.sizes.u32.subarray(first, first + count)) this.#acts(n);
+    const ran = fused_train_steps(
+      this,
+      this.#fusedWork,
+      data,
+      first,
+      count,
+      from,
+      this.#fusedShape,
+      opts,
+      this.step + 1,
+      record,
+    );
+    const steps = ran.done + (ran.stop === null ? 0 : 1);
+    this.step += steps;
+    this.#fusedRows = data.sizes.u32[first + steps - 1];
+    return ran;
   }
 
   /**

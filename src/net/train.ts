@@ -16,8 +16,8 @@
 import type { Activation } from "../kernels/activations.ts";
 import { ADAM_DEFAULTS } from "../kernels/adam.ts";
 import { arena, type Tensor } from "../kernels/arena.ts";
-import { count_nonfinite, gather_rows } from "../kernels/data.ts";
-import { fusable } from "../kernels/fused.ts";
+import { count_nonfinite, gather_rows, sum_squares } from "../kernels/data.ts";
+import { fusable, type StepsRecord } from "../kernels/fused.ts";
 import type { Samples } from "./dataset.ts";
 import {
   type BnInit,
@@ -163,8 +163,18 @@ export interface TrainHooks {
    * activations. It must only read.
    */
   onEval?(epoch: number, net: Net, rows: number): void;
-  /** After each step's backward, before the update, while `net.grads` holds the step's gradients. It must only read. */
+  /**
+   * After each step's backward, before the update, while `net.grads` holds the
+   * step's gradients. It must only read. (It makes every step a call of its
+   * own; {@link TrainHooks.gradientNorms} does not.)
+   */
   onBackward?(net: Net): void;
+  /**
+   * The weights (names as {@link Net.grad} takes them, at most one per weight
+   * matrix: layers + 1) whose gradient norms ‖∇W‖₂ `onStep` receives, in that
+   * order, after each step's backward.
+   */
+  gradientNorms?: { weights: readonly string[]; onStep(norms: ArrayLike<number>): void };
   /** Before each step, while `net` holds the parameters the step starts from. It must only read. */
   beforeStep?(net: Net, batch: StepBatch): void;
   /** After each step's update, while `net` holds the updated parameters. It must only read. */
@@ -201,8 +211,35 @@ export function specFor(variant: BnVariant, config: TrainConfig): NetSpec {
 export function trainBytes(variant: BnVariant, config: TrainConfig, trainSize: number, testSize: number): number {
   const maxBatch = Math.max(Math.min(config.batchSize, trainSize), testSize);
   const column = (n: number) => arena.bytesFor([n, 1], "f32");
+  const steps = batchSizes(trainSize, config.batchSize, config.dropLast).length;
   return netBytes(specFor(variant, config), maxBatch) + 2 * column(trainSize) + 2 * column(testSize) +
-    arena.bytesFor([trainSize], "u32") + arena.bytesFor([Math.max(trainSize, testSize)], "u32");
+    arena.bytesFor([trainSize], "u32") + arena.bytesFor([Math.max(trainSize, testSize)], "u32") +
+    arena.bytesFor([steps], "u32") + arena.bytesFor([4], "u32") + stepsRecordBytes(config.layers + 1);
+}
+
+/**
+ * Steps per fused call ({@link Net.fusedTrainSteps}): a call per step costs
+ * as much JavaScript as a step of the notebook's network takes in wasm (more
+ * while that JavaScript is cold); 32 steps of it still take under a
+ * millisecond, so progress and stop requests are still seen at once.
+ */
+export const STEPS_PER_CALL = 32;
+
+/** The arena bytes of a {@link StepsRecord} for `weights` gradient norms. */
+function stepsRecordBytes(weights: number): number {
+  return arena.bytesFor([STEPS_PER_CALL], "f64") + arena.bytesFor([weights, 2], "u32") +
+    arena.bytesFor([STEPS_PER_CALL, weights], "f64");
+}
+
+/** A {@link StepsRecord} for the gradient norms of `grads` (views into `net.grads`). */
+function stepsRecord(net: Net, grads: readonly Tensor[], capacity: number): StepsRecord {
+  const segments = arena.u32([capacity, 2]);
+  grads.forEach((g, j) => segments.u32.set([(g.ptr - net.grads.ptr) / 4, g.size], 2 * j));
+  return {
+    losses: arena.f64([STEPS_PER_CALL]),
+    segments: grads.length > 0 ? segments.view([grads.length, 2]) : null,
+    norms: arena.f64([STEPS_PER_CALL, capacity]).view([STEPS_PER_CALL, grads.length]),
+  };
 }
 
 /** A step's perturbation for the noisy variant: scale ~ U(scaleLo, scaleHi), shift ~ U(−shift, shift) per unit. */
@@ -308,6 +345,17 @@ export async function trainVariant(
       stopped: null,
     };
     const watched = hooks.beforeStep !== undefined || hooks.afterStep !== undefined;
+    // Many steps per kernel call unless a hook must see each step's network.
+    const chunked = fused && !watched && hooks.onBackward === undefined;
+    const norms = hooks.gradientNorms;
+    if (norms && norms.weights.length > config.layers + 1) {
+      throw new RangeError(`gradientNorms: ${norms.weights.length} weights, at most ${config.layers + 1}`);
+    }
+    const watchedGrads = norms ? norms.weights.map((name) => net.grad(name)) : [];
+    const record = stepsRecord(net, watchedGrads, config.layers + 1);
+    const stepSizes = arena.u32([sizes.length]).set(sizes);
+    const shuffleState = arena.u32([4]);
+    const data = { xs: trainX, ys: trainY, order, sizes: stepSizes };
     let stepsDone = 0;
     const start = performance.now();
     let lastYield = start, lastProgress = start, stepsSinceProgress = 0;
@@ -317,43 +365,69 @@ export async function trainVariant(
       result.millis = performance.now() - start;
       return result;
     };
+    /** One step with its checks and hooks; the reason it diverged, or null. */
+    const oneStep = (step: number, from: number): string | null => {
+      const n = sizes[step];
+      const batch = watched ? { step: stepsDone, xs: trainX, ys: trainY, order, from, rows: n } : null;
+      if (noise) drawNoise(noise.rng, noise.scale.f32, noise.shift.f32);
+      if (batch) hooks.beforeStep?.(net, batch);
+      let loss: number;
+      if (fused) {
+        // One call: forward, backward and Adam. The gradients stay in net.grads for the checks and hooks.
+        loss = net.fusedTrainStep(trainX, trainY, order, from, n, adam);
+      } else {
+        gather_rows(net.input(n), trainX, order, from);
+        gather_rows(net.target(n), trainY, order, from);
+        loss = net.lossAndGrad(n);
+      }
+      if (!Number.isFinite(loss)) return "non-finite loss";
+      record.losses.f64[0] = loss;
+      if (count_nonfinite(net.grads) > 0) return "non-finite gradient";
+      hooks.onBackward?.(net);
+      norms?.onStep(watchedGrads.map((g) => Math.sqrt(sum_squares(g))));
+      if (!fused) net.optimizerStep(adam);
+      if (count_nonfinite(net.params) > 0) return "non-finite parameter";
+      if (batch) hooks.afterStep?.(net, batch);
+      return null;
+    };
     for (let epoch = 0; epoch < config.epochs; epoch++) {
       const epochTestLoss = testLoss(epoch);
       if (!Number.isFinite(epochTestLoss)) return stop("diverged", epoch, 0, "non-finite test loss");
       result.testLoss.push(epochTestLoss);
       const o = order.u32;
       o.set(identity.u32.subarray(0, o.length));
-      shuffle.shuffle(o);
+      shuffle.shuffleTensor(order, shuffleState);
       let sum = 0, seen = 0, from = 0;
-      for (let step = 0; step < sizes.length; step++) {
-        const n = sizes[step];
-        const batch = watched ? { step: stepsDone, xs: trainX, ys: trainY, order, from, rows: n } : null;
-        if (noise) drawNoise(noise.rng, noise.scale.f32, noise.shift.f32);
-        if (batch) hooks.beforeStep?.(net, batch);
-        let loss: number;
-        if (fused) {
-          // One call: forward, backward and Adam. The gradients stay in net.grads for the checks and hooks.
-          loss = net.fusedTrainStep(trainX, trainY, order, from, n, adam);
+      for (let step = 0; step < sizes.length;) {
+        // Steps step … step+count) in one call (chunked) or one; `done` of them completed.
+        let count = 1, done = 1, diverged: string | null;
+        if (chunked) {
+          count = Math.min(STEPS_PER_CALL, sizes.length - step);
+          const ran = net.fusedTrainSteps(data, step, count, from, adam, record);
+          done = ran.done;
+          diverged = ran.stop;
+          const k = watchedGrads.length, all = record.norms!.f64;
+          // The stopping step's norms were recorded when only its parameters failed, as per step.
+          const reported = done + (diverged === "non-finite parameter" ? 1 : 0);
+          for (let s = 0; s < reported; s++) norms?.onStep(all.subarray(s * k, (s + 1) * k));
         } else {
-          gather_rows(net.input(n), trainX, order, from);
-          gather_rows(net.target(n), trainY, order, from);
-          loss = net.lossAndGrad(n);
+          diverged = oneStep(step, from);
+          if (diverged) done = 0;
         }
-        if (!Number.isFinite(loss)) return stop("diverged", epoch, step, "non-finite loss");
-        if (count_nonfinite(net.grads) > 0) return stop("diverged", epoch, step, "non-finite gradient");
-        hooks.onBackward?.(net);
-        if (!fused) net.optimizerStep(adam);
-        if (count_nonfinite(net.params) > 0) return stop("diverged", epoch, step, "non-finite parameter");
-        if (batch) hooks.afterStep?.(net, batch);
-        stepsDone++;
-        sum += loss * n;
-        seen += n;
-        from += n;
-        stepsSinceProgress++;
+        for (let s = 0; s < done; s++) {
+          const n = sizes[step + s];
+          sum += record.losses.f64[s] * n;
+          seen += n;
+          from += n;
+        }
+        if (diverged) return stop("diverged", epoch, step + done, diverged);
+        step += count;
+        stepsDone += count;
+        stepsSinceProgress += count;
         const now = performance.now();
         if (hooks.onProgress && now - lastProgress >= 100) {
           const rate = stepsSinceProgress / ((now - lastProgress) / 1000);
-          hooks.onProgress(epoch, step + 1, sizes.length, rate, epochTestLoss);
+          hooks.onProgress(epoch, step, sizes.length, rate, epochTestLoss);
           lastProgress = now;
           stepsSinceProgress = 0;
         }
@@ -361,7 +435,7 @@ export async function trainVariant(
           await yieldToEvents();
           lastYield = performance.now();
           const reason = hooks.stopRequested?.();
-          if (reason && step + 1 < sizes.length) return stop("interrupted", epoch, step + 1, reason);
+          if (reason && step < sizes.length) return stop("interrupted", epoch, step, reason);
         }
       }
       result.trainLoss.push(sum / seen);
