@@ -24,6 +24,7 @@ import { relu_backward, relu_forward, sigmoid_backward, sigmoid_forward, tanh_ba
 import { BN_MYBN, BN_TORCH } from "./batchnorm";
 import { count_nonfinite, sum_squares } from "./data";
 import { hi64, lo64, madd, madd64 } from "./lib/simd";
+import { constZero } from "./lib/vmath";
 
 export { BN_MYBN, BN_TORCH };
 
@@ -260,62 +261,39 @@ export function fused_work_bytes(H: i32, L: i32, B: i32): i32 {
   for (; i < inF; i++) oneRow(dx + <usize>i * row, dy, w + (<usize>i << 2), wrow, out, f32x4.splat(0), S);
 }
 
-/** Σ of a row's first B values in f64: four f64x2 chains over pairs of vectors, then the rest in order. */
+/**
+ * [Σd, Σd²] over a row's first B values, d = x − K in f64, as the two lanes of
+ * an f64x2, in one pass (four chains each). With K one of the row's values, d
+ * is of the order of the spread, so Σ(x − m)² = Σd² − (Σd)²/B loses only
+ * about (m − K)²/var of f64's 2⁻⁵³: the two-pass sums in one.
+ */
 // @ts-ignore: decorator
-@inline function sumF64(p: usize, B: i32): f64 {
-  let a0 = f64x2.splat(0), a1 = a0, a2 = a0, a3 = a0;
-  const B8 = B & ~7, B4 = B & ~3;
-  for (let n = 0; n < B8; n += 8) {
-    const v = v128.load(p + (<usize>n << 2)), w = v128.load(p + (<usize>n << 2), 16);
-    a0 = f64x2.add(a0, lo64(v));
-    a1 = f64x2.add(a1, hi64(v));
-    a2 = f64x2.add(a2, lo64(w));
-    a3 = f64x2.add(a3, hi64(w));
+@inline function shiftedSumsF64(p: usize, B: i32, K: f64): v128 {
+  const k = f64x2.splat(K);
+  let s0 = f64x2.splat(0), s1 = s0, q0 = s0, q1 = s0;
+  const B4 = B & ~3;
+  for (let n = 0; n < B4; n += 4) {
+    const v = v128.load(p + (<usize>n << 2));
+    const d0 = f64x2.sub(lo64(v), k), d1 = f64x2.sub(hi64(v), k);
+    s0 = f64x2.add(s0, d0);
+    s1 = f64x2.add(s1, d1);
+    q0 = madd64(d0, d0, q0);
+    q1 = madd64(d1, d1, q1);
   }
-  if (B4 > B8) {
-    const v = v128.load(p + (<usize>B8 << 2));
-    a0 = f64x2.add(a0, lo64(v));
-    a1 = f64x2.add(a1, hi64(v));
-  }
-  const a = f64x2.add(f64x2.add(a0, a1), f64x2.add(a2, a3));
-  let s = f64x2.extract_lane(a, 0) + f64x2.extract_lane(a, 1);
-  for (let n = B4; n < B; n++) s += <f64>load<f32>(p + (<usize>n << 2));
-  return s;
-}
-
-/** Σ (x − m)² over a row's first B values in f64, in four chains. */
-// @ts-ignore: decorator
-@inline function squaresF64(p: usize, B: i32, m: f64): f64 {
-  const mv = f64x2.splat(m);
-  let a0 = f64x2.splat(0), a1 = a0, a2 = a0, a3 = a0;
-  const B8 = B & ~7, B4 = B & ~3;
-  for (let n = 0; n < B8; n += 8) {
-    const v = v128.load(p + (<usize>n << 2)), w = v128.load(p + (<usize>n << 2), 16);
-    const d0 = f64x2.sub(lo64(v), mv), d1 = f64x2.sub(hi64(v), mv);
-    const d2 = f64x2.sub(lo64(w), mv), d3 = f64x2.sub(hi64(w), mv);
-    a0 = madd64(d0, d0, a0);
-    a1 = madd64(d1, d1, a1);
-    a2 = madd64(d2, d2, a2);
-    a3 = madd64(d3, d3, a3);
-  }
-  if (B4 > B8) {
-    const v = v128.load(p + (<usize>B8 << 2));
-    const d0 = f64x2.sub(lo64(v), mv), d1 = f64x2.sub(hi64(v), mv);
-    a0 = madd64(d0, d0, a0);
-    a1 = madd64(d1, d1, a1);
-  }
-  const a = f64x2.add(f64x2.add(a0, a1), f64x2.add(a2, a3));
-  let s = f64x2.extract_lane(a, 0) + f64x2.extract_lane(a, 1);
+  const sv = f64x2.add(s0, s1), qv = f64x2.add(q0, q1);
+  let s = f64x2.extract_lane(sv, 0) + f64x2.extract_lane(sv, 1);
+  let q = f64x2.extract_lane(qv, 0) + f64x2.extract_lane(qv, 1);
   for (let n = B4; n < B; n++) {
-    const d = <f64>load<f32>(p + (<usize>n << 2)) - m;
-    s += d * d;
+    const d = <f64>load<f32>(p + (<usize>n << 2)) - K;
+    s += d;
+    q += d * d;
   }
-  return s;
+  return f64x2.replace_lane(f64x2.splat(s), 1, q);
 }
 
 /**
  * Training-mode BN of each feature row of z[H][S] over its first B values:
- * mean and biased variance in f64 (two passes), the running statistics
+ * mean and biased variance in f64 (one pass of shifted sums), the running statistics
  * updated as the batchnorm module does for `semantics`, u = γ·x̂ + β (x̂ and
  * the affine step in f64, rounded once), and the f64 caches mean[H] and
  * rstd[H] for the backward.
@@ -328,8 +306,11 @@ export function fused_work_bytes(H: i32, L: i32, B: i32): i32 {
   const row = <usize>S << 2;
   for (let o = 0; o < H; o++) {
     const zo = z + <usize>o * row, uo = u + <usize>o * row;
-    const m = sumF64(zo, B) / <f64>B;
-    const ss = squaresF64(zo, B, m);
+    const K = <f64>load<f32>(zo);
+    const sums = shiftedSumsF64(zo, B, K);
+    const sd = f64x2.extract_lane(sums, 0);
+    const m = K + sd / <f64>B;
+    const ss = Math.max(0, f64x2.extract_lane(sums, 1) - sd * sd / <f64>B); // Σ(z − m)²
     const varBiased = ss / <f64>B;
     const pm = rm + (<usize>o << 2), pv = rv + (<usize>o << 2);
     if (semantics == BN_MYBN) {
@@ -378,19 +359,34 @@ export function fused_work_bytes(H: i32, L: i32, B: i32): i32 {
 }
 
 /**
- * BN's training-mode backward of each feature row over its first B values:
- * dβ = Σdu, dγ = Σdu·x̂ (written), dz = γ·rstd/B·(B·du − Σdu − x̂·Σdu·x̂), zero
- * past the batch.
+ * The activation's gradient du = dh·act′ from its output h, as the
+ * activation kernels' backward computes it (the same operations, so the same
+ * bits): tanh dh·(1 − h²), sigmoid dh·(h·(1 − h)), relu dh where h > 0.
+ */
+// @ts-ignore: decorator
+@inline function activationGrad(act: i32, dh: v128, h: v128, one: v128, zero: v128): v128 {
+  if (act == ACT_TANH) return f32x4.mul(dh, f32x4.sub(one, f32x4.mul(h, h)));
+  if (act == ACT_SIGMOID) return f32x4.mul(dh, f32x4.mul(h, f32x4.sub(one, h)));
+  return v128.and(dh, f32x4.gt(h, zero));
+}
+
+/**
+ * The activation's backward and then BN's training-mode backward of each
+ * feature row over its first B values: du = dh·act′(h) (written: the second
+ * pass reads it), dβ = Σdu, dγ = Σdu·x̂ (written), dz = γ·rstd/B·(B·du − Σdu −
+ * x̂·Σdu·x̂), zero past the batch. The activation's backward rides on BN's
+ * first pass instead of a pass of its own.
  */
 // @ts-ignore: decorator
 @inline function bnBackward(
-  dz: usize, dgamma: usize, dbeta: usize, du: usize, z: usize, gamma: usize, mean: usize, rstd: usize,
-  H: i32, B: i32, S: i32,
+  dz: usize, dgamma: usize, dbeta: usize, du: usize, dh: usize, h: usize, act: i32,
+  z: usize, gamma: usize, mean: usize, rstd: usize, H: i32, B: i32, S: i32,
 ): void {
   const row = <usize>S << 2;
-  const zero = f32x4.splat(0);
+  const zero = constZero(B), one = f32x4.add(f32x4.splat(1), zero);
   for (let o = 0; o < H; o++) {
     const zo = z + <usize>o * row, duo = du + <usize>o * row, dzo = dz + <usize>o * row;
+    const dho = dh + <usize>o * row, ho = h + <usize>o * row;
     const m = load<f64>(mean + (<usize>o << 3)), r = load<f64>(rstd + (<usize>o << 3));
     const mHi = <f32>m, mh = f32x4.splat(mHi), ml = f32x4.splat(<f32>(m - <f64>mHi)); // as in bnForward
     // Σdu and Σdu·(z − m) in f32, four chains of B/4 terms each; du is zero
@@ -400,7 +396,10 @@ export function fused_work_bytes(H: i32, L: i32, B: i32): i32 {
     let n = 0;
     for (; n + 8 <= S; n += 8) {
       const p = <usize>n << 2;
-      const g0 = v128.load(duo + p), g1 = v128.load(duo + p, 16);
+      const g0 = activationGrad(act, v128.load(dho + p), v128.load(ho + p), one, zero);
+      const g1 = activationGrad(act, v128.load(dho + p, 16), v128.load(ho + p, 16), one, zero);
+      v128.store(duo + p, g0);
+      v128.store(duo + p, g1, 16);
       s0 = f32x4.add(s0, g0);
       s1 = f32x4.add(s1, g1);
       t0 = madd(g0, f32x4.sub(f32x4.sub(v128.load(zo + p), mh), ml), t0);
@@ -408,7 +407,8 @@ export function fused_work_bytes(H: i32, L: i32, B: i32): i32 {
     }
     if (n < S) {
       const p = <usize>n << 2;
-      const g0 = v128.load(duo + p);
+      const g0 = activationGrad(act, v128.load(dho + p), v128.load(ho + p), one, zero);
+      v128.store(duo + p, g0);
       s0 = f32x4.add(s0, g0);
       t0 = madd(g0, f32x4.sub(f32x4.sub(v128.load(zo + p), mh), ml), t0);
     }
@@ -559,14 +559,15 @@ export function fused_train_step(
     for (let k = 0; k < l; k++) base += <usize>((k == 0 ? 1 : H) * H + H + (hasBn ? 2 * H : 0));
     const w = params + (base << 2), dw = grads + (base << 2);
     const db = dw + (<usize>(H * inL) << 2);
-    activateBackward(act, DU, DH, Hh, H * S);
     let dz = DU;
     if (hasBn) {
       const gamma = params + ((base + <usize>(H * inL + H)) << 2);
       const dgamma = grads + ((base + <usize>(H * inL + H)) << 2), dbeta = dgamma + (<usize>H << 2);
       const mean = STATS + (<usize>(2 * l * H) << 3), rstd = mean + (<usize>H << 3);
-      bnBackward(DZ, dgamma, dbeta, DU, Z, gamma, mean, rstd, H, B, S);
+      bnBackward(DZ, dgamma, dbeta, DU, DH, Hh, act, Z, gamma, mean, rstd, H, B, S);
       dz = DZ;
+    } else {
+      activateBackward(act, DU, DH, Hh, H * S);
     }
     const x = l == 0 ? X : A + <usize>(3 * (l - 1)) * block + 2 * block;
     linearBackward(l > 0 ? DH : 0, dw, db, dz, x, w, inL, H, S);
