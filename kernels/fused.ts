@@ -104,6 +104,56 @@ export function fused_work_bytes(H: i32, L: i32, B: i32): i32 {
 }
 
 /**
+ * Two output rows r < 2, as {@link fourRows} computes four: four vectors of
+ * the batch per step, so that each weight splat feeds four FMA chains and
+ * each load of src two (the rows left over when the width is 2 or 3 mod 4,
+ * e.g. rows 8 and 9 at width 10).
+ */
+// @ts-ignore: decorator
+@inline function twoRows(
+  dst: usize, src: usize, w: usize, kStride: usize, rStride: usize, count: i32, s0: v128, s1: v128, S: i32,
+): void {
+  const row = <usize>S << 2;
+  let n = 0;
+  for (; n + 16 <= S; n += 16) {
+    const nb = <usize>n << 2;
+    let a0 = s0, a1 = s0, a2 = s0, a3 = s0, c0 = s1, c1 = s1, c2 = s1, c3 = s1;
+    for (let k = 0; k < count; k++) {
+      const wk = w + <usize>k * kStride, sk = src + <usize>k * row + nb;
+      const w0 = v128.load32_splat(wk), w1 = v128.load32_splat(wk + rStride);
+      const x0 = v128.load(sk), x1 = v128.load(sk, 16), x2 = v128.load(sk, 32), x3 = v128.load(sk, 48);
+      a0 = madd(w0, x0, a0);
+      a1 = madd(w0, x1, a1);
+      a2 = madd(w0, x2, a2);
+      a3 = madd(w0, x3, a3);
+      c0 = madd(w1, x0, c0);
+      c1 = madd(w1, x1, c1);
+      c2 = madd(w1, x2, c2);
+      c3 = madd(w1, x3, c3);
+    }
+    v128.store(dst + nb, a0);
+    v128.store(dst + nb, a1, 16);
+    v128.store(dst + nb, a2, 32);
+    v128.store(dst + nb, a3, 48);
+    v128.store(dst + row + nb, c0);
+    v128.store(dst + row + nb, c1, 16);
+    v128.store(dst + row + nb, c2, 32);
+    v128.store(dst + row + nb, c3, 48);
+  }
+  for (; n < S; n += 4) {
+    const nb = <usize>n << 2;
+    let a = s0, c = s1;
+    for (let k = 0; k < count; k++) {
+      const wk = w + <usize>k * kStride, x = v128.load(src + <usize>k * row + nb);
+      a = madd(v128.load32_splat(wk), x, a);
+      c = madd(v128.load32_splat(wk + rStride), x, c);
+    }
+    v128.store(dst + nb, a);
+    v128.store(dst + row + nb, c);
+  }
+}
+
+/**
  * One output row: dst[n] = start + Σ_k w[k]·src[k][n] over k < count, the
  * weights `stride` bytes apart (a row of w, or a column), four vectors of the
  * batch per step so that four FMA chains run side by side.
@@ -154,7 +204,12 @@ export function fused_work_bytes(H: i32, L: i32, B: i32): i32 {
     const b2 = v128.load32_splat(bo + 8), b3 = v128.load32_splat(bo + 12);
     fourRows(y + <usize>o * row, x, w + <usize>o * wrow, 4, wrow, inF, b0, b1, b2, b3, S);
   }
-  // The remaining outputs one at a time.
+  // The remaining outputs two, then one at a time.
+  if (o + 2 <= out) {
+    const bo = b + (<usize>o << 2);
+    twoRows(y + <usize>o * row, x, w + <usize>o * wrow, 4, wrow, inF, v128.load32_splat(bo), v128.load32_splat(bo + 4), S);
+    o += 2;
+  }
   for (; o < out; o++) {
     oneRow(y + <usize>o * row, x, w + <usize>o * wrow, 4, inF, f32x4.splat(load<f32>(b + (<usize>o << 2))), S);
   }
@@ -199,6 +254,18 @@ export function fused_work_bytes(H: i32, L: i32, B: i32): i32 {
 }
 
 /**
+ * [lanes(a), lanes(b), lanes(c), lanes(d)] in one vector: the same sums,
+ * (v0 + v1) + (v2 + v3) each, in six shuffles and three additions instead of
+ * twelve extractions and twelve additions.
+ */
+// @ts-ignore: decorator
+@inline function lanes4(a: v128, b: v128, c: v128, d: v128): v128 {
+  const ab = f32x4.add(i32x4.shuffle(a, b, 0, 4, 2, 6), i32x4.shuffle(a, b, 1, 5, 3, 7)); // a01 b01 a23 b23
+  const cd = f32x4.add(i32x4.shuffle(c, d, 0, 4, 2, 6), i32x4.shuffle(c, d, 1, 5, 3, 7));
+  return f32x4.add(i32x4.shuffle(ab, cd, 0, 1, 4, 5), i32x4.shuffle(ab, cd, 2, 3, 6, 7));
+}
+
+/**
  * The weight gradients of a Linear layer from its output gradient dy[out][S]
  * (zero past the batch) and its input x[in][S]: dw[o][i] = Σ_n dy[o][n]·x[i][n],
  * db[o] = Σ_n dy[o][n] (written). With `dx`, also dx[i][n] = Σ_o w[o][i]·dy[o][n]
@@ -231,25 +298,50 @@ export function fused_work_bytes(H: i32, L: i32, B: i32): i32 {
         c2 = madd(g1, v2, c2);
         c3 = madd(g1, v3, c3);
       }
-      const r0 = dw + (<usize>(o * inF + i) << 2), r1 = r0 + (<usize>inF << 2);
-      store<f32>(r0, lanes(a0));
-      store<f32>(r0, lanes(a1), 4);
-      store<f32>(r0, lanes(a2), 8);
-      store<f32>(r0, lanes(a3), 12);
-      store<f32>(r1, lanes(c0));
-      store<f32>(r1, lanes(c1), 4);
-      store<f32>(r1, lanes(c2), 8);
-      store<f32>(r1, lanes(c3), 12);
+      const r0 = dw + (<usize>(o * inF + i) << 2);
+      v128.store(r0, lanes4(a0, a1, a2, a3));
+      v128.store(r0 + (<usize>inF << 2), lanes4(c0, c1, c2, c3));
     }
-    for (; i < inF; i++) {
+    // Two inputs left: a block of two outputs × two inputs (four loads feed four chains).
+    if (i + 2 <= inF) {
+      const x0 = x + <usize>i * row, x1 = x0 + row;
+      let a0 = f32x4.splat(0), a1 = a0, c0 = a0, c1 = a0;
+      for (let n = 0; n < S; n += 4) {
+        const nb = <usize>n << 2;
+        const g0 = v128.load(d0 + nb), g1 = v128.load(d1 + nb), v0 = v128.load(x0 + nb), v1 = v128.load(x1 + nb);
+        a0 = madd(g0, v0, a0);
+        a1 = madd(g0, v1, a1);
+        c0 = madd(g1, v0, c0);
+        c1 = madd(g1, v1, c1);
+      }
+      const sums = lanes4(a0, a1, c0, c1), r0 = dw + (<usize>(o * inF + i) << 2), r1 = r0 + (<usize>inF << 2);
+      v128.store64_lane(r0, sums, 0);
+      v128.store64_lane(r1, sums, 1);
+      i += 2;
+    }
+    if (i < inF) {
       const xi = x + <usize>i * row;
       store<f32>(dw + (<usize>(o * inF + i) << 2), dot(d0, xi, S));
       store<f32>(dw + (<usize>((o + 1) * inF + i) << 2), dot(d1, xi, S));
     }
   }
+  // An output left (the prediction layer's one): blocks of four inputs (one load of dy feeds four chains).
   for (; o < out; o++) {
     const dyo = dy + <usize>o * row;
-    for (let i = 0; i < inF; i++) store<f32>(dw + (<usize>(o * inF + i) << 2), dot(dyo, x + <usize>i * row, S));
+    let i = 0;
+    for (; i + 4 <= inF; i += 4) {
+      const x0 = x + <usize>i * row;
+      let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
+      for (let n = 0; n < S; n += 4) {
+        const nb = <usize>n << 2, g = v128.load(dyo + nb), xi = x0 + nb;
+        a0 = madd(g, v128.load(xi), a0);
+        a1 = madd(g, v128.load(xi + row), a1);
+        a2 = madd(g, v128.load(xi + 2 * row), a2);
+        a3 = madd(g, v128.load(xi + 3 * row), a3);
+      }
+      v128.store(dw + (<usize>(o * inF + i) << 2), lanes4(a0, a1, a2, a3));
+    }
+    for (; i < inF; i++) store<f32>(dw + (<usize>(o * inF + i) << 2), dot(dyo, x + <usize>i * row, S));
   }
   if (dx == 0) return;
   // dx = Wᵀ·dy: the forward's blocks with the weight read down its columns.
@@ -257,7 +349,11 @@ export function fused_work_bytes(H: i32, L: i32, B: i32): i32 {
   let i = 0;
   const z = f32x4.splat(0);
   for (; i + 4 <= inF; i += 4) fourRows(dx + <usize>i * row, dy, w + (<usize>i << 2), wrow, 4, out, z, z, z, z, S);
-  // The remaining inputs one at a time (their weights down a column of w).
+  // The remaining inputs two, then one at a time (their weights down columns of w).
+  if (i + 2 <= inF) {
+    twoRows(dx + <usize>i * row, dy, w + (<usize>i << 2), wrow, 4, out, z, z, S);
+    i += 2;
+  }
   for (; i < inF; i++) oneRow(dx + <usize>i * row, dy, w + (<usize>i << 2), wrow, out, f32x4.splat(0), S);
 }
 
