@@ -15,9 +15,11 @@
 //
 // The arithmetic is the per-layer kernels' where it matters (BN statistics
 // summed in f64, the same running-statistics updates, the same activation and
-// Adam code), but the sums of the products run in another order and BN's
-// element-wise passes are f32 with their coefficients rounded once from f64
-// (see bnForward), so the two paths agree to rounding, not bit for bit.
+// Adam code), but the sums of the products run in another order, BN's
+// statistics are one pass of shifted sums (shiftedSumsF64) where the per-layer
+// kernels take two, and BN's element-wise passes are f32 with their
+// coefficients rounded once from f64 (see bnForward), so the two paths agree
+// to rounding, not bit for bit.
 
 import { adam_update } from "./adam";
 import { relu_backward, relu_forward, sigmoid_backward, sigmoid_forward, tanh_backward, tanh_forward } from "./activations";
