@@ -63,29 +63,32 @@ export function fused_work_bytes(H: i32, L: i32, B: i32): i32 {
 
 /**
  * Four output rows r < 4: dst[r][n] = start_r + Σ_k w[k, r]·src[k][n] over
- * k < count, for weights laid along k (row r's weight k at w + r·rStride + 4k:
- * the forward's w[o][k]). Two vectors of the batch per step: each pair of
- * loads of src feeds eight independent FMA chains, each chain adding its
- * terms in k order. Four k at a time, each row's four weights come in one
- * vector load and are spread to the lanes by shuffles, instead of a splat
- * load per weight: every load carries a bounds check in V8's code (Deno has
- * no trap handler), which cost more instructions than the FMAs (18.7 → 17.8
- * µs a step with {@link fourRowsAcross}).
+ * k < count, weight (k, r) at w + k·kStride + r·rStride: four rows of w laid
+ * along k (the forward's w[o][k], kStride = 4), or four of its columns laid
+ * across the rows (dx = Wᵀ·dy's w[o][i…i+3], rStride = 4, `across`). Two
+ * vectors of the batch per step: each pair of loads of src feeds eight
+ * independent FMA chains, each adding its terms in k order. The weights come
+ * by the vector and are spread to the lanes by shuffles — four k per pass
+ * along k, one k per pass across — instead of a splat load each: every load
+ * carries a bounds check in V8's code (Deno has no trap handler), which cost
+ * more instructions than the FMAs (18.7 → 17.8 µs a step). `across` is a
+ * literal at every call, so each call site compiles to one of the two.
  */
 // @ts-ignore: decorator
-@inline function fourRowsAlongK(
-  dst: usize, src: usize, w: usize, rStride: usize, count: i32,
+@inline function fourRows(
+  dst: usize, src: usize, w: usize, kStride: usize, rStride: usize, count: i32, across: bool,
   s0: v128, s1: v128, s2: v128, s3: v128, S: i32,
 ): void {
   const row = <usize>S << 2;
-  const k4 = count & ~3;
+  const k4 = across ? 0 : count & ~3;
   for (let n = 0; n < S; n += 8) {
     const nb = <usize>n << 2;
     const two = n + 8 <= S;
     let a0 = s0, a1 = s1, a2 = s2, a3 = s3, c0 = s0, c1 = s1, c2 = s2, c3 = s3;
     let k = 0;
+    // Along k: each row's next four weights in one vector.
     for (; k < k4; k += 4) {
-      const wk = w + (<usize>k << 2), sk = src + <usize>k * row + nb;
+      const wk = w + <usize>k * kStride, sk = src + <usize>k * row + nb;
       const v0 = v128.load(wk), v1 = v128.load(wk + rStride);
       const v2 = v128.load(wk + 2 * rStride), v3 = v128.load(wk + 3 * rStride);
       let x0 = v128.load(sk), x1 = two ? v128.load(sk, 16) : x0;
@@ -132,10 +135,22 @@ export function fused_work_bytes(H: i32, L: i32, B: i32): i32 {
       c3 = madd(i32x4.shuffle(v3, v3, 3, 3, 3, 3), x1, c3);
     }
     for (; k < count; k++) {
-      const sk = src + <usize>k * row + nb, wk = w + (<usize>k << 2);
+      const sk = src + <usize>k * row + nb, wk = w + <usize>k * kStride;
       const x0 = v128.load(sk), x1 = two ? v128.load(sk, 16) : x0;
-      const w0 = v128.load32_splat(wk), w1 = v128.load32_splat(wk + rStride);
-      const w2 = v128.load32_splat(wk + 2 * rStride), w3 = v128.load32_splat(wk + 3 * rStride);
+      let w0: v128, w1: v128, w2: v128, w3: v128;
+      if (across) {
+        const v = v128.load(wk);
+        w0 = i32x4.shuffle(v, v, 0, 0, 0, 0);
+        w1 = i32x4.shuffle(v, v, 1, 1, 1, 1);
+        w2 = i32x4.shuffle(v, v, 2, 2, 2, 2);
+        w3 = i32x4.shuffle(v, v, 3, 3, 3, 3);
+      } else {
+        // The last count mod 4 k along k, a splat each.
+        w0 = v128.load32_splat(wk);
+        w1 = v128.load32_splat(wk + rStride);
+        w2 = v128.load32_splat(wk + 2 * rStride);
+        w3 = v128.load32_splat(wk + 3 * rStride);
+      }
       a0 = madd(w0, x0, a0);
       a1 = madd(w1, x0, a1);
       a2 = madd(w2, x0, a2);
@@ -159,50 +174,7 @@ export function fused_work_bytes(H: i32, L: i32, B: i32): i32 {
 }
 
 /**
- * {@link fourRowsAlongK} for weights laid across the rows (the four rows'
- * weights for k at w + k·kStride, contiguous: the backward's w[o][i…i+3] for
- * dx = Wᵀ·dy): one vector load per k, spread to the lanes by shuffles.
- */
-// @ts-ignore: decorator
-@inline function fourRowsAcross(
-  dst: usize, src: usize, w: usize, kStride: usize, count: i32,
-  s0: v128, s1: v128, s2: v128, s3: v128, S: i32,
-): void {
-  const row = <usize>S << 2;
-  for (let n = 0; n < S; n += 8) {
-    const nb = <usize>n << 2;
-    const two = n + 8 <= S;
-    let a0 = s0, a1 = s1, a2 = s2, a3 = s3, c0 = s0, c1 = s1, c2 = s2, c3 = s3;
-    for (let k = 0; k < count; k++) {
-      const sk = src + <usize>k * row + nb;
-      const x0 = v128.load(sk), x1 = two ? v128.load(sk, 16) : x0;
-      const v = v128.load(w + <usize>k * kStride);
-      const w0 = i32x4.shuffle(v, v, 0, 0, 0, 0), w1 = i32x4.shuffle(v, v, 1, 1, 1, 1);
-      const w2 = i32x4.shuffle(v, v, 2, 2, 2, 2), w3 = i32x4.shuffle(v, v, 3, 3, 3, 3);
-      a0 = madd(w0, x0, a0);
-      a1 = madd(w1, x0, a1);
-      a2 = madd(w2, x0, a2);
-      a3 = madd(w3, x0, a3);
-      c0 = madd(w0, x1, c0);
-      c1 = madd(w1, x1, c1);
-      c2 = madd(w2, x1, c2);
-      c3 = madd(w3, x1, c3);
-    }
-    v128.store(dst + nb, a0);
-    v128.store(dst + row + nb, a1);
-    v128.store(dst + 2 * row + nb, a2);
-    v128.store(dst + 3 * row + nb, a3);
-    if (two) {
-      v128.store(dst + nb, c0, 16);
-      v128.store(dst + row + nb, c1, 16);
-      v128.store(dst + 2 * row + nb, c2, 16);
-      v128.store(dst + 3 * row + nb, c3, 16);
-    }
-  }
-}
-
-/**
- * Two output rows r < 2, as {@link fourRowsAlongK} computes four: four vectors of
+ * Two output rows r < 2, as {@link fourRows} computes four: four vectors of
  * the batch per step, so that each weight splat feeds four FMA chains and
  * each load of src two (the rows left over when the width is 2 or 3 mod 4,
  * e.g. rows 8 and 9 at width 10).
@@ -300,7 +272,7 @@ export function fused_work_bytes(H: i32, L: i32, B: i32): i32 {
     const bo = b + (<usize>o << 2);
     const b0 = v128.load32_splat(bo), b1 = v128.load32_splat(bo + 4);
     const b2 = v128.load32_splat(bo + 8), b3 = v128.load32_splat(bo + 12);
-    fourRowsAlongK(y + <usize>o * row, x, w + <usize>o * wrow, wrow, inF, b0, b1, b2, b3, S);
+    fourRows(y + <usize>o * row, x, w + <usize>o * wrow, 4, wrow, inF, false, b0, b1, b2, b3, S);
   }
   // The remaining outputs two, then one at a time.
   if (o + 2 <= out) {
@@ -446,7 +418,7 @@ export function fused_work_bytes(H: i32, L: i32, B: i32): i32 {
   const wrow = <usize>inF << 2;
   let i = 0;
   const z = f32x4.splat(0);
-  for (; i + 4 <= inF; i += 4) fourRowsAcross(dx + <usize>i * row, dy, w + (<usize>i << 2), wrow, out, z, z, z, z, S);
+  for (; i + 4 <= inF; i += 4) fourRows(dx + <usize>i * row, dy, w + (<usize>i << 2), wrow, 4, out, true, z, z, z, z, S);
   // The remaining inputs two, then one at a time (their weights down columns of w).
   if (i + 2 <= inF) {
     twoRows(dx + <usize>i * row, dy, w + (<usize>i << 2), wrow, 4, out, z, z, S);
