@@ -197,9 +197,9 @@ Deno.test(
   "the findings on seeds 0–9, each held on every seed with margin (README: what holds on this network)",
   withArena(async () => {
     // Measured (deno task train --variants mybn,torch,noisy,none --probes --seeds 10): at the last probe, BN
-    // runs' largest |median| over layers 0.51–1.78 and narrowest 15–85 spread 1.12–1.99, no-BN runs 3.91–4.86
-    // and 0.001–0.17; median β-smoothness BN 384–7691, noisy 108–361, none 22.0; median loss range BN ≥ 3.06,
-    // none ≤ 0.28; median ICS L2 BN ≥ 1.33, none ≤ 7e-5; final loss noisy 10.0–24.6, none 56.5–61.2.
+    // runs' largest |median| over layers 0.52–1.72 and narrowest 15–85 spread 1.23–2.12, no-BN runs 3.91–4.86
+    // and 0.001–0.17; median β-smoothness BN 275–7260, noisy 74–224, none 22.0; median loss range BN ≥ 2.49,
+    // none ≤ 0.24; median ICS L2 BN ≥ 0.53, none ≤ 7e-5; final loss noisy 11.3–21.5, none 56.5–61.2.
     const every = 20;
     const runs: Record<BnVariant, { final: number; records: ProbeRecords }[]> = {
       mybn: [],
