@@ -6,6 +6,11 @@
  * `{"engine": "...", "results": [{hidden, batch, variant, threads,
  * train_steps_per_s, eval_samples_per_s}]}`.
  *
+ * The fused path's cells time what the training loop runs: `fused_train_steps`
+ * in calls of STEPS_PER_CALL steps (each step's checks included, the
+ * JavaScript of a call shared by its steps); a lone `fusedTrainStep` call
+ * costs about 0.7 µs more.
+ *
  * Each cell also reports the train step's effective GFLOP/s
  * (6·batch·Σ in·out per step) as a fraction of the f32x4 peak measured by
  * bench/peak.ts at the start of the same run.
@@ -24,7 +29,7 @@ import { BN_VARIANTS, type BnVariant, Net, parameterShapes } from "../src/net/mo
 import { decimalNumber } from "../src/outputs/numbers.ts";
 import { Random } from "../src/net/random.ts";
 import { startThreads } from "../src/kernels/threads.ts";
-import { DEFAULTS, specFor, type TrainPath, trainPath } from "../src/net/train.ts";
+import { DEFAULTS, specFor, STEPS_PER_CALL, type TrainPath, trainPath } from "../src/net/train.ts";
 import { measurePeak } from "./peak.ts";
 
 /** One cell of the grid. */
@@ -54,6 +59,23 @@ function rate(fn: () => void, window: number, reps: number): number {
     rates.push(n / ((now - start) / 1000));
   }
   return rates.sort((a, b) => a - b)[Math.floor(reps / 2)];
+}
+
+/** One call of STEPS_PER_CALL fused training steps on the rows x, y, as the training loop makes it. */
+function fusedSteps(net: Net, x: Float32Array, y: Float32Array, adam: typeof ADAM_DEFAULTS): () => void {
+  const batch = x.length;
+  const data = {
+    xs: arena.f32([batch, 1]).set(x),
+    ys: arena.f32([batch, 1]).set(y),
+    order: arena.u32([STEPS_PER_CALL * batch]),
+    sizes: arena.u32([STEPS_PER_CALL]).set(new Array(STEPS_PER_CALL).fill(batch)),
+  };
+  data.order.u32.forEach((_, i, o) => o[i] = i % batch);
+  const record = { losses: arena.f64([STEPS_PER_CALL]), segments: null, norms: null };
+  return () => {
+    const ran = net.fusedTrainSteps(data, 0, STEPS_PER_CALL, 0, adam, record);
+    if (ran.stop !== null) throw new Error(`bench: the fused steps stopped: ${ran.stop}`);
+  };
 }
 
 /** Floating-point operations of one train step: 2·batch·in·out for each of the three products per Linear. */
@@ -87,13 +109,11 @@ export function benchCell(
       y[i] = x[i] * x[i] + rng.normal();
     }
     const adam = { ...ADAM_DEFAULTS, lr: 0.02 };
-    // The fused step gathers its batch itself (by an identity order here); the per-layer one trains on x, y as set.
-    const xs = arena.f32([batch, 1]).set(x), ys = arena.f32([batch, 1]).set(y);
-    const order = arena.u32([batch]);
-    order.u32.forEach((_, i, o) => o[i] = i);
+    // The fused steps gather their batches themselves (the same rows each step here); the per-layer one trains on x, y as set.
     const fused = trainPath(config) === "fused";
-    const step = fused ? () => net.fusedTrainStep(xs, ys, order, 0, batch, adam) : () => net.trainStep(batch, adam);
-    const train = rate(step, window, reps);
+    const train = fused
+      ? rate(fusedSteps(net, x, y, adam), window, reps) * STEPS_PER_CALL
+      : rate(() => net.trainStep(batch, adam), window, reps);
     // The fused eval is one call that also sums the loss (a batch of subtractions more than a forward).
     const evals = rate(fused ? () => net.fusedLoss(batch) : () => net.forward(batch, false), window, reps);
     return {
