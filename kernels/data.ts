@@ -82,6 +82,25 @@ export function histogram(counts: usize, p: usize, n: i32, lo: f64, hi: f64, bin
 }
 
 /**
+ * {@link histogram} of each of `blocks` blocks of `rows` rows of `cols`
+ * floats into counts[b][0 … bins): row r of block b starts at
+ * p + b·blockStride + r·rowStride floats. Every hidden layer's values where
+ * the fused step leaves them (feature-major, rows padded to a stride) in one
+ * call, instead of a call and a transposition per layer.
+ */
+export function histogram_blocks(
+  counts: usize, p: usize, blocks: i32, blockStride: i32, rows: i32, rowStride: i32, cols: i32,
+  lo: f64, hi: f64, bins: i32,
+): void {
+  for (let b = 0; b < blocks; b++) {
+    for (let r = 0; r < rows; r++) {
+      const row = p + (<usize>(b * blockStride + r * rowStride) << 2);
+      histogram(counts + (<usize>(b * bins) << 2), row, cols, lo, hi, bins);
+    }
+  }
+}
+
+/**
  * Shuffles the n u32 at p in place (Fisher–Yates, last element first) with the
  * xoshiro128** generator whose state, four u32, is at `state` and is advanced
  * there: the draws and the permutation of src/net/random.ts `Random.shuffle`

@@ -3,7 +3,15 @@
 // diagnostics use.
 import assert from "node:assert/strict";
 import { arena } from "../src/kernels/arena.ts";
-import { count_nonfinite, gather_rows, histogram, sum_squares, transpose } from "../src/kernels/data.ts";
+import {
+  count_nonfinite,
+  gather_rows,
+  histogram,
+  histogram_blocks,
+  sum_squares,
+  transpose,
+} from "../src/kernels/data.ts";
+import { testRandom } from "./rng.ts";
 import { assertUntouched, guardAfter, withArena } from "./scoped.ts";
 
 Deno.test(
@@ -68,6 +76,36 @@ Deno.test(
     for (const x of xs) want[Math.min(23, Math.max(0, Math.floor((x + 6) * 24 / 12)))]++;
     assert.deepEqual(histogram(arena.f32([xs.length]).set(xs), { lo: -6, hi: 6, count: 24 }), want);
     assert.throws(() => histogram(arena.f32([1]), { lo: 1, hi: 1, count: 3 }), /3 bins over \[1, 1\]/);
+  }),
+);
+
+Deno.test(
+  "histogram_blocks counts each block's rows as histogram counts them gathered, and refuses a layout past the tensor",
+  withArena(() => {
+    const r = testRandom(11);
+    const bins = { lo: -2, hi: 2, count: 9 };
+    const values = r.array(600, -3, 3).map(Math.fround);
+    const t = arena.f32([values.length]).set(values);
+    for (
+      const at of [
+        { first: 3, blocks: 4, blockStride: 130, rows: 10, rowStride: 12, cols: 9 },
+        { first: 0, blocks: 1, blockStride: 0, rows: 1, rowStride: 0, cols: 600 },
+        { first: 7, blocks: 3, blockStride: 40, rows: 5, rowStride: 8, cols: 8 },
+      ]
+    ) {
+      const want = Array.from({ length: at.blocks }, (_, b) => {
+        const picked = [];
+        for (let row = 0; row < at.rows; row++) {
+          const start = at.first + b * at.blockStride + row * at.rowStride;
+          picked.push(...values.slice(start, start + at.cols));
+        }
+        return histogram(arena.f32([picked.length]).set(picked), bins);
+      });
+      assert.deepEqual(histogram_blocks(t, at, bins), want, JSON.stringify(at));
+    }
+    const past = { first: 1, blocks: 2, blockStride: 300, rows: 1, rowStride: 0, cols: 300 };
+    assert.throws(() => histogram_blocks(t, past, bins), /does not lie within 600 values/);
+    assert.deepEqual(histogram_blocks(t, { ...past, cols: 0 }, bins), [new Array(9).fill(0), new Array(9).fill(0)]);
   }),
 );
 

@@ -1,6 +1,7 @@
 // Per-layer diagnostics: histograms and gradient norms that show what BN does
 // to tanh's saturation and to the gradients, recorded without disturbing training.
 import assert from "node:assert/strict";
+import { histogram } from "../src/kernels/data.ts";
 import { parseCsv } from "../src/outputs/csv.ts";
 import { notebookData } from "../src/net/dataset.ts";
 import { LayerRecorder, snapshotEpochs } from "../src/net/diagnostics.ts";
@@ -48,6 +49,28 @@ Deno.test("the recorder keeps three snapshots of every layer and each epoch's me
     const mean = norms[epoch].reduce((a, b) => a + b, 0) / norms[epoch].length;
     // f64 sums of the same f32 squares in another order: ~1e-15 relative.
     assert.ok(Math.abs(row[1] - mean) <= 1e-12 * mean, `epoch ${epoch}: ${row[1]} vs ${mean}`);
+  }
+});
+
+Deno.test("a net's layer histograms, read in one call where the fused kernels left the values, count what layerOutputs gives", async () => {
+  for (const variant of ["mybn", "none"] as const) {
+    let checked = 0;
+    const bins = { lo: -3, hi: 3, count: 12 }, post = { lo: -1, hi: 1, count: 20 };
+    const check = (net: Net, rows: number) => {
+      const got = net.layerHistograms(rows, bins, post);
+      for (let l = 0; l < DEFAULTS.layers; l++) {
+        const { preActivation, activation } = net.layerOutputs(rows, l);
+        assert.deepEqual(got.pre[l], histogram(preActivation, bins), `${variant} layer ${l} pre (${rows} rows)`);
+        assert.deepEqual(got.post[l], histogram(activation, post), `${variant} layer ${l} post (${rows} rows)`);
+      }
+      checked++;
+    };
+    // The test set (100 rows, a whole number of vectors), and batches of 39 rows (stride 40) and a last one of 25 (stride 28) after training steps.
+    await trainVariant(variant, notebookData(0), { ...DEFAULTS, epochs: 1, batchSize: 39 }, {
+      onEval: (_epoch, net, rows) => check(net, rows),
+      afterStep: (net, batch) => (batch.step % 9 === 0 || batch.rows !== 39) && check(net, batch.rows),
+    });
+    assert.ok(checked >= 4, `${variant}: ${checked} checks`);
   }
 });
 

@@ -74,22 +74,92 @@ export function transpose(dst: Tensor, src: Tensor, cols: number): void {
   k.transpose(dst.ptr, src.ptr, rows, cols, stride);
 }
 
+/** Equal-width bins over [lo, hi]: see {@link histogram}. */
+export interface Bins {
+  /** The first bin's lower edge. */
+  lo: number;
+  /** The last bin's upper edge. */
+  hi: number;
+  /** How many bins. */
+  count: number;
+}
+
 /**
  * Counts of the f32 tensor's values in `count` equal-width bins over [lo, hi],
  * the first and last bin also taking everything below and above; NaN counts
  * in no bin.
  */
-export function histogram(t: Tensor, bins: { lo: number; hi: number; count: number }): number[] {
+export function histogram(t: Tensor, bins: Bins): number[] {
   if (t.dtype !== "f32") throw new TypeError(`histogram: expected f32, got ${t.dtype}`);
+  return histogram_blocks(t, { first: 0, blocks: 1, blockStride: 0, rows: 1, rowStride: 0, cols: t.size }, bins)[0];
+}
+
+/**
+ * Where {@link histogram_blocks} reads in a tensor: `blocks` blocks of `rows`
+ * rows of `cols` floats, row r of block b at first + b·blockStride +
+ * r·rowStride (all in elements).
+ */
+export interface Blocks {
+  /** Where block 0's row 0 starts. */
+  first: number;
+  /** How many blocks. */
+  blocks: number;
+  /** From one block to the next. */
+  blockStride: number;
+  /** Rows per block. */
+  rows: number;
+  /** From one row to the next. */
+  rowStride: number;
+  /** Values per row. */
+  cols: number;
+}
+
+/**
+ * One {@link histogram} per block of the f32 tensor `t` laid out as `at`
+ * says, in one kernel call: every hidden layer's values at once.
+ *
+ * @example
+ * ```ts
+ * import { arena } from "./arena.ts";
+ * import { histogram_blocks } from "./data.ts";
+ * const t = arena.f32([8]).set([0.1, 0.9, 99, 99, 0.6, 0.2, 99, 99]);
+ * const at = { first: 0, blocks: 2, blockStride: 4, rows: 1, rowStride: 0, cols: 2 };
+ * histogram_blocks(t, at, { lo: 0, hi: 1, count: 2 }); // [[1, 1], [1, 1]]
+ * ```
+ */
+export function histogram_blocks(t: Tensor, at: Blocks, bins: Bins): number[][] {
+  if (t.dtype !== "f32") throw new TypeError(`histogram_blocks: expected f32, got ${t.dtype}`);
   if (!(bins.hi > bins.lo) || !Number.isInteger(bins.count) || bins.count < 1) {
     throw new RangeError(`histogram: ${bins.count} bins over [${bins.lo}, ${bins.hi}]`);
   }
+  const { first, blocks, blockStride, rows, rowStride, cols } = at;
+  const whole = [first, blocks, blockStride, rows, rowStride, cols].every((v) => Number.isInteger(v) && v >= 0);
+  const empty = blocks === 0 || rows === 0 || cols === 0;
+  if (!whole || (!empty && first + (blocks - 1) * blockStride + (rows - 1) * rowStride + cols > t.size)) {
+    throw new RangeError(`histogram_blocks: ${JSON.stringify(at)} does not lie within ${t.size} values`);
+  }
   const mark = arena.mark();
   try {
-    const counts = arena.u32([bins.count]);
+    const counts = arena.u32([Math.max(blocks, 1), bins.count]);
     counts.u32.fill(0);
-    k.histogram(counts.ptr, t.ptr, t.size, bins.lo, bins.hi, bins.count);
-    return Array.from(counts.u32);
+    if (!empty) {
+      k.histogram_blocks(
+        counts.ptr,
+        t.ptr + 4 * first,
+        blocks,
+        blockStride,
+        rows,
+        rowStride,
+        cols,
+        bins.lo,
+        bins.hi,
+        bins.count,
+      );
+    }
+    return Array.from(
+      { length: blocks },
+      (_, b) => Array.from(counts.u32.subarray(b * bins.count, (b + 1) * bins.count)),
+    );
   } finally {
     arena.release(mark);
   }

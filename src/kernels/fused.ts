@@ -17,6 +17,7 @@ import type { Activation } from "./activations.ts";
 import type { AdamOptions } from "./adam.ts";
 import type { Tensor } from "./arena.ts";
 import type { BnSemantics } from "./batchnorm.ts";
+import type { Blocks } from "./data.ts";
 
 /**
  * The widest network the fused step takes. Measured (bench:train): at width
@@ -290,4 +291,25 @@ export function fusedActivations(
   const stride = (n + 3) & ~3, H = shape.hidden;
   const at = (which: number) => work.slice(k.fused_activation_offset(H, n, layer, which) / 4, [H, stride]);
   return { u: at(shape.bn === null ? 0 : 1), h: at(2), stride };
+}
+
+/**
+ * Where {@link fusedActivations} finds every block's u and h at once, as
+ * {@link Blocks} of `work` (data.ts histogram_blocks): a block per layer, a
+ * row per feature, its first `n` values.
+ */
+export function fusedActivationBlocks(
+  shape: Pick<FusedShape, "hidden" | "layers" | "bn">,
+  n: number,
+): { u: Blocks; h: Blocks } {
+  const stride = (n + 3) & ~3, H = shape.hidden;
+  const at = (which: number): Blocks => ({
+    first: k.fused_activation_offset(H, n, 0, which) / 4,
+    blocks: shape.layers,
+    blockStride: 3 * H * stride,
+    rows: H,
+    rowStride: stride,
+    cols: n,
+  });
+  return { u: at(shape.bn === null ? 0 : 1), h: at(2) };
 }

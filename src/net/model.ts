@@ -42,13 +42,14 @@ import {
   fused_eval,
   fused_train_step,
   fused_train_steps,
+  fusedActivationBlocks,
   fusedActivations,
   type FusedShape,
   fusedWorkBytes,
   type StepsRecord,
   type StepsStop,
 } from "../kernels/fused.ts";
-import { transpose } from "../kernels/data.ts";
+import { type Bins, histogram, histogram_blocks, transpose } from "../kernels/data.ts";
 import { mse_backward, mse_forward } from "../kernels/loss.ts";
 import type { Random } from "./random.ts";
 
@@ -551,6 +552,23 @@ export class Net {
       transpose(b.h, h, n);
     }
     return { preActivation: this.#bnAfter ? b.z : b.u, activation: b.h };
+  }
+
+  /**
+   * {@link histogram} of every hidden layer's activation input and output
+   * (as {@link Net.layerOutputs} gives them) for the first `n` rows: where the
+   * fused kernels left them, every layer in one kernel call per kind.
+   */
+  layerHistograms(n: number, pre: Bins, post: Bins): { pre: number[][]; post: number[][] } {
+    if (this.#fusedRows === n && this.#fusedWork !== null) {
+      const at = fusedActivationBlocks(this.#fusedShape, n);
+      return { pre: histogram_blocks(this.#fusedWork, at.u, pre), post: histogram_blocks(this.#fusedWork, at.h, post) };
+    }
+    const layers = Array.from({ length: this.spec.layers }, (_, l) => this.layerOutputs(n, l));
+    return {
+      pre: layers.map((o) => histogram(o.preActivation, pre)),
+      post: layers.map((o) => histogram(o.activation, post)),
+    };
   }
 
   /**
