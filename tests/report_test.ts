@@ -12,6 +12,11 @@ Deno.test("the report escapes text and embeds each SVG as a data: URL that decod
   const url = svgDataUrl(svg);
   const bytes = Uint8Array.from(atob(url.slice(url.indexOf(",") + 1)), (c) => c.charCodeAt(0));
   assert.equal(new TextDecoder().decode(bytes), svg);
+  // A chart-sized SVG (past the fallback's 32 KiB chunks) decodes back too, and equals btoa's encoding.
+  const big = `<svg xmlns="http://www.w3.org/2000/svg">${"<text>x² — ∂ é</text>".repeat(5000)}</svg>`;
+  const bigUrl = svgDataUrl(big);
+  const utf8 = new TextEncoder().encode(big);
+  assert.equal(bigUrl.slice(bigUrl.indexOf(",") + 1), btoa(Array.from(utf8, (b) => String.fromCharCode(b)).join("")));
   const html = reportHtml({
     title: "t <1>",
     configuration: [["lr", "0.02"]],
