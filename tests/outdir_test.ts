@@ -4,9 +4,9 @@ import assert from "node:assert/strict";
 import { LOCK_FILE, MANIFEST_FILE, OutDir, OutDirError, type OutDirProblem } from "../src/outputs/outdir.ts";
 import { finish, inTempDir, spawnTrain, train } from "./cli.ts";
 
-async function problem(path: string, force = false): Promise<OutDirProblem> {
+function problem(path: string, force = false): OutDirProblem {
   try {
-    await OutDir.open(path, { force });
+    OutDir.open(path, { force });
   } catch (err) {
     if (err instanceof OutDirError) return err.problem;
     throw err;
@@ -18,9 +18,9 @@ const names = (dir: string) => [...Deno.readDirSync(dir)].map((e) => e.name).sor
 
 Deno.test("a second run cannot take a directory a first one holds; it can once the first is done", async () => {
   await inTempDir(async (tmp) => {
-    const first = await OutDir.open(`${tmp}/out`, { force: false });
-    assert.deepEqual(await problem(`${tmp}/out`), { kind: "locked", path: `${tmp}/out`, holder: String(Deno.pid) });
-    assert.deepEqual(await problem(`${tmp}/out`, true), {
+    const first = OutDir.open(`${tmp}/out`, { force: false });
+    assert.deepEqual(problem(`${tmp}/out`), { kind: "locked", path: `${tmp}/out`, holder: String(Deno.pid) });
+    assert.deepEqual(problem(`${tmp}/out`, true), {
       kind: "locked",
       path: `${tmp}/out`,
       holder: String(Deno.pid),
@@ -28,7 +28,7 @@ Deno.test("a second run cannot take a directory a first one holds; it can once t
     await first.writeFile("losses.csv", "x\n");
     await first.release();
     assert.deepEqual(names(`${tmp}/out`), [MANIFEST_FILE, "losses.csv"]);
-    assert.deepEqual(await problem(`${tmp}/out`), { kind: "not-empty", path: `${tmp}/out` });
+    assert.deepEqual(problem(`${tmp}/out`), { kind: "not-empty", path: `${tmp}/out` });
     assert.deepEqual(names(`${tmp}/out`), [MANIFEST_FILE, "losses.csv"], "a refused open leaves no lock");
   });
 });
@@ -38,7 +38,7 @@ Deno.test("a path through a symbolic link is refused before anything is created"
     await Deno.mkdir(`${tmp}/runs`);
     await Deno.mkdir(`${tmp}/elsewhere`);
     await Deno.symlink(`${tmp}/elsewhere`, `${tmp}/runs/link`);
-    assert.deepEqual(await problem(`${tmp}/runs/link/sub`), {
+    assert.deepEqual(problem(`${tmp}/runs/link/sub`), {
       kind: "symlink",
       path: `${tmp}/runs/link/sub`,
       link: `${tmp}/runs/link`,
@@ -50,13 +50,13 @@ Deno.test("a path through a symbolic link is refused before anything is created"
 
 Deno.test("--force removes every file the earlier run listed and keeps every other", async () => {
   await inTempDir(async (tmp) => {
-    const earlier = await OutDir.open(`${tmp}/out`, { force: false });
+    const earlier = OutDir.open(`${tmp}/out`, { force: false });
     for (const name of ["losses.csv", "model-mybn.safetensors", "index.html"]) await earlier.writeFile(name, "old\n");
     await earlier.release();
     await Deno.writeTextFile(`${tmp}/out/notes.txt`, "mine\n");
     await Deno.writeTextFile(`${tmp}/out/${MANIFEST_FILE}`, "../outside.txt\nnotes-missing.txt\n", { append: true });
     await Deno.writeTextFile(`${tmp}/outside.txt`, "not in the directory\n");
-    const again = await OutDir.open(`${tmp}/out`, { force: true });
+    const again = OutDir.open(`${tmp}/out`, { force: true });
     assert.deepEqual(names(`${tmp}/out`), [LOCK_FILE, MANIFEST_FILE, "notes.txt"].sort());
     assert.equal(await Deno.readTextFile(`${tmp}/outside.txt`), "not in the directory\n");
     await again.writeFile("losses.csv", "new\n");

@@ -118,7 +118,7 @@ export async function main(args: string[]): Promise<number> {
       return 0;
     }
     const p = planFor(opts);
-    const dir = await takeOutDir(opts);
+    const dir = takeOutDir(opts);
     try {
       return await runAndWrite(p, dir, opts);
     } finally {

@@ -10,7 +10,7 @@
  * import { planFor, takeOutDir } from "./setup.ts";
  * const opts = parseOptions(["--seeds", "3"]);
  * const plan = planFor(opts);
- * const dir = await takeOutDir(opts);
+ * const dir = takeOutDir(opts);
  * await dir.release();
  * ```
  * @module
@@ -33,17 +33,21 @@ export function planFor(opts: TrainOptions): Plan {
 }
 
 /** `runs/<UTC time>`, or with `-2`, `-3`, … when runs started within the same second took it. */
-async function freshRunDir(): Promise<string> {
+function freshRunDir(): string {
   const base = `runs/${new Date().toISOString().replace(/:/g, "-").replace(/\.\d+Z$/, "Z")}`;
   for (let k = 1;; k++) {
     const dir = k === 1 ? base : `${base}-${k}`;
-    if (!(await Deno.stat(dir).then(() => true, () => false))) return dir;
+    try {
+      Deno.statSync(dir);
+    } catch {
+      return dir;
+    }
   }
 }
 
 /** The output directory, locked; its problems worded with flag names. */
-export async function takeOutDir(opts: TrainOptions): Promise<OutDir> {
-  const out = opts.out ?? await freshRunDir();
+export function takeOutDir(opts: TrainOptions): OutDir {
+  const out = opts.out ?? freshRunDir();
   const may = (name: "read" | "write") => Deno.permissions.querySync({ name, path: out }).state === "granted";
   if (!may("read") || !may("write")) {
     throw new UsageError(
@@ -52,7 +56,7 @@ export async function takeOutDir(opts: TrainOptions): Promise<OutDir> {
     );
   }
   try {
-    return await OutDir.open(out, { force: opts.force });
+    return OutDir.open(out, { force: opts.force });
   } catch (err) {
     throw err instanceof OutDirError ? new UsageError(outDirMessage(err.problem)) : err;
   }
