@@ -12,10 +12,11 @@
  * parent changes, the starter has gone away. An ancestor outside the group
  * (the login shell of a `nohup … &` job) may come and go freely.
  *
- * The ancestry comes from `ps` (procps), run about once a second: Deno lets
- * a program read `/proc/<pid>` only with every permission, whereas running
- * `ps` needs `--allow-run=ps` alone. Without it (no permission, or no ps)
- * only the parent is watched, through `Deno.ppid`.
+ * The ancestry comes from `ps` (procps), run at most once a second, when the
+ * run polls for stop requests: Deno lets a program read `/proc/<pid>` only
+ * with every permission, whereas running `ps` needs `--allow-run=ps` alone.
+ * Without it (no permission, or no ps) only the parent is watched, through
+ * `Deno.ppid`.
  *
  * @example
  * ```ts
@@ -88,24 +89,30 @@ function mayRunPs(): boolean {
   return Deno.permissions.querySync({ name: "run", command: "ps" }).state === "granted";
 }
 
+/** A watch of the run's starter (see {@link watchStarter}). */
+interface StarterWatch {
+  /** Checks the starter, unless it was checked less than a period ago (the check itself runs in the background). */
+  poll(): void;
+  /** Ends the watch. */
+  end(): void;
+}
+
 /**
  * Calls `onGone` once, with a description of the process, when the run's
- * starter goes away (see the module doc); checks every `everyMs`
- * milliseconds on a timer that keeps no process alive. Returns the function
- * that ends the watch.
+ * starter goes away (see the module doc). The ancestry is read at once; it is
+ * checked again whenever the run polls, at most every `everyMs` milliseconds:
+ * the run polls between steps and between output files anyway, and a timer
+ * would cost every run the first-use load of Deno's timers (10 ms on the
+ * main thread, 2 % of the default `deno task train`).
  */
-function watchStarter(onGone: (who: string) => void, everyMs = 1000): () => void {
+function watchStarter(onGone: (who: string) => void, everyMs = 1000): StarterWatch {
   const parent = Deno.ppid;
   // Read now, while the starter is surely there; the run goes on meanwhile.
   const chain = mayRunPs() ? launchers() : Promise.resolve([]);
-  let checking = false, ended = false;
-  const end = () => {
-    ended = true;
-    clearInterval(timer);
-  };
+  let checking = false, ended = false, last = performance.now();
   const gone = (who: string) => {
     if (ended) return;
-    end();
+    ended = true;
     onGone(who);
   };
   const check = async () => {
@@ -121,13 +128,17 @@ function watchStarter(onGone: (who: string) => void, everyMs = 1000): () => void
       }
     }
   };
-  const timer = setInterval(() => {
-    if (checking || ended) return;
-    checking = true;
-    check().finally(() => checking = false);
-  }, everyMs);
-  Deno.unrefTimer(timer);
-  return end;
+  return {
+    poll() {
+      if (checking || ended || performance.now() - last < everyMs) return;
+      last = performance.now();
+      checking = true;
+      check().finally(() => checking = false);
+    },
+    end() {
+      ended = true;
+    },
+  };
 }
 
 /** The signals that stop a run, each with its documented exit code (128 + the signal's number). */
@@ -139,29 +150,34 @@ export type StopSignal = "SIGINT" | "SIGTERM";
  * polls {@link StopRequests.signal} between steps and between output files.
  */
 export class StopRequests {
-  /** The first stop asked for, or null. */
-  signal: StopSignal | null = null;
   /** Who went away, when that is why the run stops. */
   starterGone: string | null = null;
+  #signal: StopSignal | null = null;
   readonly #listeners: [StopSignal, () => void][];
-  readonly #unwatch: () => void;
+  readonly #watch: StarterWatch;
 
   /** Starts listening; {@link StopRequests.close} undoes it. */
   constructor() {
     this.#listeners = (["SIGINT", "SIGTERM"] as const).map((name) => {
-      const listener = () => void (this.signal ??= name);
+      const listener = () => void (this.#signal ??= name);
       Deno.addSignalListener(name, listener);
       return [name, listener];
     });
-    this.#unwatch = watchStarter((who) => {
+    this.#watch = watchStarter((who) => {
       this.starterGone ??= who;
-      this.signal ??= "SIGTERM";
+      this.#signal ??= "SIGTERM";
     });
+  }
+
+  /** The first stop asked for, or null. Reading it is also when the starter is checked (at most once a second). */
+  get signal(): StopSignal | null {
+    this.#watch.poll();
+    return this.#signal;
   }
 
   /** Stops listening: from now on the signals have their default effect. */
   close(): void {
     for (const [name, listener] of this.#listeners) Deno.removeSignalListener(name, listener);
-    this.#unwatch();
+    this.#watch.end();
   }
 }
