@@ -115,7 +115,11 @@ export function benchCell(
       ? rate(fusedSteps(net, x, y, adam), window, reps) * STEPS_PER_CALL
       : rate(() => net.trainStep(batch, adam), window, reps);
     // The fused eval is one call that also sums the loss (a batch of subtractions more than a forward).
-    const evals = rate(fused ? () => net.fusedLoss(batch) : () => net.forward(batch, false), window, reps);
+    const evals = rate(
+      fused ? () => net.fusedLoss(net.input(batch), net.target(batch)) : () => net.forward(batch, false),
+      window,
+      reps,
+    );
     return {
       hidden,
       batch,

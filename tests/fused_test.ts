@@ -123,7 +123,12 @@ for (const variant of ["torch", "mybn", "none"] as BnVariant[]) {
             return { u: preActivation.f32.slice(), h: activation.f32.slice() };
           });
           const buffers = net.buffers.f32.slice();
-          const got = net.fusedLoss(n);
+          // The fused eval reads the samples where they are, not from the network's input rows.
+          const x = arena.f32([n, 1]).set(data.test.x.subarray(0, n));
+          const y = arena.f32([n, 1]).set(data.test.y.subarray(0, n));
+          net.input(n).f32.fill(NaN);
+          net.target(n).f32.fill(NaN);
+          const got = net.fusedLoss(x, y);
           assert.ok(Math.abs(got - want) <= tol.rtol * want, `${n} rows: loss ${got} vs ${want}`);
           close(net.prediction(n).f32, wantPred, `${n} rows: predictions`);
           wantLayers.forEach((w, l) => {

@@ -7,7 +7,7 @@
  * ```ts
  * import { fusable, fused_train_step } from "./fused.ts";
  * // net.fusedTrainStep(...) calls fused_train_step with the Net's buffers; see src/net/model.ts
- * // net.fusedLoss(n) calls fused_eval: the eval-mode forward and the MSE in one call
+ * // net.fusedLoss(x, y) calls fused_eval: the eval-mode forward and the MSE in one call
  * fusable({ inputs: 1, outputs: 1, hidden: 10, layers: 4 }); // true
  * ```
  * @module
@@ -184,9 +184,12 @@ export function fused_train_steps(
   if (sizes.dtype !== "u32" || first < 0 || count < 1 || first + count > sizes.size) {
     throw new RangeError(`fused_train_steps: steps ${first}..${first + count} of ${sizes.size} batch sizes`);
   }
-  const batch = sizes.u32.subarray(first, first + count);
-  const rows = batch.reduce((a, b) => a + b, 0);
-  const batches = { from, rows, smallest: Math.min(...batch), widest: Math.max(...batch) };
+  const batches = { from, rows: 0, smallest: Infinity, widest: 0 };
+  for (let s = first, u = sizes.u32; s < first + count; s++) {
+    batches.rows += u[s];
+    batches.smallest = Math.min(batches.smallest, u[s]);
+    batches.widest = Math.max(batches.widest, u[s]);
+  }
   checkTraining("fused_train_steps", work, data.order, batches, shape, adam);
   const { losses, segments, norms } = record;
   const nSegments = segments === null ? 0 : segments.shape[0];
@@ -198,7 +201,7 @@ export function fused_train_steps(
     throw new RangeError("fused_train_steps: norms too small for the segments");
   }
   for (let j = 0; j < nSegments; j++) {
-    const [offset, length] = segments!.u32.subarray(2 * j, 2 * j + 2);
+    const offset = segments!.u32[2 * j], length = segments!.u32[2 * j + 1];
     if (offset + length > net.grads.size) {
       throw new RangeError(`fused_train_steps: segment ${j} is outside the gradients`);
     }

@@ -94,7 +94,7 @@ export class LayerRecorder {
   hooks(): Pick<TrainHooks, "onEval" | "gradientNorms"> {
     return {
       onEval: (epoch, net, rows) => this.#afterEval(epoch, net, rows),
-      gradientNorms: { weights: this.#weights, onStep: (norms) => this.#afterStep(norms) },
+      gradientNorms: { weights: this.#weights, onSteps: (norms, steps) => this.#afterSteps(norms, steps) },
     };
   }
 
@@ -125,8 +125,11 @@ export class LayerRecorder {
     }
   }
 
-  #afterStep(norms: ArrayLike<number>): void {
-    for (let i = 0; i < norms.length; i++) this.#sums[i] += norms[i];
-    this.#steps++;
+  #afterSteps(norms: ArrayLike<number>, steps: number): void {
+    const k = this.#sums.length;
+    for (let s = 0; s < steps; s++) {
+      for (let i = 0; i < k; i++) this.#sums[i] += norms[s * k + i];
+    }
+    this.#steps += steps;
   }
 }

@@ -700,7 +700,7 @@ export class Net {
    */
   fusedTrainStep(xs: Tensor, ys: Tensor, order: Tensor, from: number, n: number, opts: AdamOptions): number {
     if (this.#fusedWork === null) throw new RangeError("the fused step takes 1 → 1 networks of width 1…64 only");
-    this.#acts(n);
+    this.#checkRows(n);
     this.step += 1;
     this.#fusedRows = n;
     return fused_train_step(this, this.#fusedWork, xs, ys, order, from, n, this.#fusedShape, opts, this.step);
@@ -724,7 +724,8 @@ export class Net {
     record: StepsRecord,
   ): { done: number; stop: StepsStop | null } {
     if (this.#fusedWork === null) throw new RangeError("the fused step takes 1 → 1 networks of width 1…64 only");
-    for (const n of data.sizes.u32.subarray(first, first + count)) this.#acts(n);
+    const sizes = data.sizes.u32;
+    for (let s = first; s < first + count; s++) this.#checkRows(sizes[s]);
     const ran = fused_train_steps(
       this,
       this.#fusedWork,
@@ -744,17 +745,20 @@ export class Net {
   }
 
   /**
-   * {@link Net.loss} in one kernel call (src/kernels/fused.ts): the eval-mode
-   * MSE of the first `n` rows of input/target, the predictions left in
-   * {@link Net.prediction} and the activations for {@link Net.layerOutputs}.
-   * Equal to {@link Net.loss} to rounding. Only for a network {@link fusable}
-   * says it can take.
+   * {@link Net.loss} in one kernel call (src/kernels/fused.ts) of the samples
+   * `x`, `y` ([n, 1] each, anywhere in the arena: the kernel reads them where
+   * they are, so an eval set needs no copy into {@link Net.input}): the
+   * eval-mode MSE, the predictions left in {@link Net.prediction} and the
+   * activations for {@link Net.layerOutputs}. Equal to {@link Net.loss} of
+   * the same rows to rounding. Only for a network {@link fusable} says it can
+   * take.
    */
-  fusedLoss(n: number): number {
+  fusedLoss(x: Tensor, y: Tensor): number {
     if (this.#fusedWork === null) throw new RangeError("the fused eval takes 1 → 1 networks of width 1…64 only");
-    const a = this.#acts(n);
+    const n = x.size;
+    this.#checkRows(n);
     this.#fusedRows = n;
-    return fused_eval(this, this.#fusedWork, a.x, a.target, a.pred, this.#fusedShape);
+    return fused_eval(this, this.#fusedWork, x, y, this.#full.pred.view([n, 1]), this.#fusedShape);
   }
 
   /** The predictions of the last {@link Net.fusedTrainStep} on `n` rows (training mode), [n, 1]. */
@@ -775,10 +779,20 @@ export class Net {
     return mse_forward(this.forward(n, false), this.#acts(n).target);
   }
 
-  #acts(n: number): Activations {
+  /** Throws unless `n` rows fit the network's activations. */
+  #checkRows(n: number): void {
     if (!Number.isInteger(n) || n < 1 || n > this.maxBatch) {
       throw new RangeError(`batch of ${n} rows: this network holds 1 to ${this.maxBatch}`);
     }
+  }
+
+  /**
+   * The views of the first `n` rows of every activation, made on first use
+   * (27 tensors for the notebook's network: the fused path, which keeps its
+   * own work space, makes none).
+   */
+  #acts(n: number): Activations {
+    this.#checkRows(n);
     let a = this.#views.get(n);
     if (a) return a;
     const f = this.#full;

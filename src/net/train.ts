@@ -171,10 +171,12 @@ export interface TrainHooks {
   onBackward?(net: Net): void;
   /**
    * The weights (names as {@link Net.grad} takes them, at most one per weight
-   * matrix: layers + 1) whose gradient norms ‖∇W‖₂ `onStep` receives, in that
-   * order, after each step's backward.
+   * matrix: layers + 1) whose gradient norms ‖∇W‖₂ `onSteps` receives, in
+   * that order, after the steps' backward: `norms` holds `steps` steps' norms,
+   * step s's at [s·k, (s + 1)·k) for k weights (a call per kernel call, not
+   * per step). `norms` may be reused once the call returns.
    */
-  gradientNorms?: { weights: readonly string[]; onStep(norms: ArrayLike<number>): void };
+  gradientNorms?: { weights: readonly string[]; onSteps(norms: ArrayLike<number>, steps: number): void };
   /** Before each step, while `net` holds the parameters the step starts from. It must only read. */
   beforeStep?(net: Net, batch: StepBatch): void;
   /** After each step's update, while `net` holds the updated parameters. It must only read. */
@@ -329,9 +331,14 @@ export async function trainVariant(
     const identity = arena.u32([Math.max(train.x.length, nTest)]);
     identity.u32.forEach((_, i, a) => a[i] = i);
     const testLoss = (epoch: number) => {
-      gather_rows(net.input(nTest), testX, identity, 0);
-      gather_rows(net.target(nTest), testY, identity, 0);
-      const loss = fused ? net.fusedLoss(nTest) : net.loss(nTest);
+      let loss: number;
+      if (fused) {
+        loss = net.fusedLoss(testX, testY);
+      } else {
+        gather_rows(net.input(nTest), testX, identity, 0);
+        gather_rows(net.target(nTest), testY, identity, 0);
+        loss = net.loss(nTest);
+      }
       hooks.onEval?.(epoch, net, nTest);
       return loss;
     };
@@ -384,7 +391,7 @@ export async function trainVariant(
       record.losses.f64[0] = loss;
       if (count_nonfinite(net.grads) > 0) return "non-finite gradient";
       hooks.onBackward?.(net);
-      norms?.onStep(watchedGrads.map((g) => Math.sqrt(sum_squares(g))));
+      norms?.onSteps(watchedGrads.map((g) => Math.sqrt(sum_squares(g))), 1);
       if (!fused) net.optimizerStep(adam);
       if (count_nonfinite(net.params) > 0) return "non-finite parameter";
       if (batch) hooks.afterStep?.(net, batch);
@@ -406,10 +413,9 @@ export async function trainVariant(
           const ran = net.fusedTrainSteps(data, step, count, from, adam, record);
           done = ran.done;
           diverged = ran.stop;
-          const k = watchedGrads.length, all = record.norms!.f64;
           // The stopping step's norms were recorded when only its parameters failed, as per step.
           const reported = done + (diverged === "non-finite parameter" ? 1 : 0);
-          for (let s = 0; s < reported; s++) norms?.onStep(all.subarray(s * k, (s + 1) * k));
+          if (norms && reported > 0) norms.onSteps(record.norms!.f64, reported);
         } else {
           diverged = oneStep(step, from);
           if (diverged) done = 0;
