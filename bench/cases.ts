@@ -20,7 +20,7 @@ import {
   batchnorm_forward,
   batchnormSumsLength,
 } from "../src/kernels/batchnorm.ts";
-import { gather_rows } from "../src/kernels/data.ts";
+import { gather_rows, histogram_blocks } from "../src/kernels/data.ts";
 import { linear_backward, linear_forward } from "../src/kernels/linear.ts";
 import { mse_backward, mse_forward } from "../src/kernels/loss.ts";
 
@@ -188,5 +188,16 @@ export function kernelCases(): KernelCase[] {
       },
     });
   }
+  // A diagnostics snapshot of the notebook's network: 4 layers × 10 units × the 100 test rows, feature-major.
+  cases.push({
+    name: "histogram_blocks 4×10×100",
+    flops: 0,
+    bytes: 4 * 4000,
+    setup() {
+      const t = filled([4 * 10 * 100], 14);
+      const at = { first: 0, blocks: 4, blockStride: 1000, rows: 10, rowStride: 100, cols: 100 };
+      return () => histogram_blocks(t, at, { lo: -1, hi: 1, count: 20 });
+    },
+  });
   return cases;
 }
