@@ -64,3 +64,36 @@ Deno.test("a stopped run keeps its completed epochs and has no final row", async
     assert.equal(await Deno.readTextFile(path), [lossesHeader(runKey(runs[0])), rowsOf(0, 3)[0]].join("\n") + "\n");
   });
 });
+
+Deno.test("epoch rows reach the file at most once a second, and all of them when the run finishes", async () => {
+  await inTempDir(async (dir) => {
+    const path = `${dir}/losses.csv`;
+    let clock = 0;
+    const losses = await LossesWriter.create(path, runs, () => clock);
+    const h = history(0, 3);
+    const epoch = (e: number) =>
+      losses.epoch(runs[0], { testLoss: h.testLoss.slice(0, e + 1), trainLoss: h.trainLoss.slice(0, e + 1) });
+    const rows = async () => (await Deno.readTextFile(path)).split("\n").length - 2;
+    /** Waits until `want` rows are on disk (a write, once started, lands within milliseconds). */
+    const until = async (want: number) => {
+      const deadline = Date.now() + 10_000;
+      while ((await rows()) !== want) {
+        if (Date.now() > deadline) throw new Error(`${await rows()} rows on disk after 10 s, expected ${want}`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    };
+    clock = 400;
+    epoch(0);
+    clock = 999;
+    epoch(1);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(await rows(), 0, "no write within a second of the header");
+    clock = 1000;
+    epoch(2);
+    await until(3); // a second on, the epochs so far together
+    losses.finish(runs[0], { testLoss: h.testLoss, stopped: null });
+    await until(4); // the final row when the run finishes
+    await losses.close();
+    assert.equal(await Deno.readTextFile(path), [lossesHeader(runKey(runs[0])), ...rowsOf(0, 3)].join("\n") + "\n");
+  });
+});

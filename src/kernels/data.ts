@@ -156,10 +156,14 @@ export function histogram_blocks(t: Tensor, at: Blocks, bins: Bins): number[][] 
         bins.count,
       );
     }
-    return Array.from(
-      { length: blocks },
-      (_, b) => Array.from(counts.u32.subarray(b * bins.count, (b + 1) * bins.count)),
-    );
+    // Plain loops: this runs a few times per training run, never long enough for V8 to optimize it.
+    const all = counts.u32, out: number[][] = [];
+    for (let b = 0, i = 0; b < blocks; b++) {
+      const row = new Array<number>(bins.count);
+      for (let j = 0; j < bins.count; j++, i++) row[j] = all[i];
+      out.push(row);
+    }
+    return out;
   } finally {
     arena.release(mark);
   }

@@ -1,13 +1,15 @@
 /**
  * `losses.csv`, appended to as epochs complete: the header when the run
- * starts, a row when an epoch completes, the final row when a run completes.
- * Nothing on disk is ever rewritten, so the cost of a row does not grow with
- * the number of runs, and the file is whole lines at every moment: an
- * interrupted or diverged run leaves every epoch it completed.
+ * starts, a row per completed epoch, the final row when a run completes (rows
+ * reach the file at the end of an epoch at most once a second, and when a run
+ * finishes or the file is closed). Nothing on disk is ever rewritten, so the
+ * cost of a row does not grow with the number of runs, and the file is whole
+ * lines at every moment: an interrupted or diverged run leaves every epoch it
+ * completed.
  *
  * Rows follow the plan's order whatever order parallel runs finish in: the
- * rows of the earliest unfinished run go straight to disk, and those of later
- * runs wait in memory until every run before them has finished.
+ * rows of the earliest unfinished run go to disk, and those of later runs
+ * wait in memory until every run before them has finished.
  *
  * @example
  * ```ts
@@ -35,20 +37,33 @@ export function lossesCsv(
 ): string {
   const lines = [lossesHeader(runKey(results[0].run))];
   for (const r of [...results].sort((a, b) => a.run.index - b.run.index)) {
-    r.trainLoss.forEach((_, e) => lines.push(epochRow(r.run, r, e)));
-    if (r.stopped === null) lines.push(finalRow(r.run, r));
+    r.trainLoss.forEach((_, e) => lines.push(line(epochRow(r.run, r, e))));
+    if (r.stopped === null) lines.push(line(finalRow(r.run, r)));
   }
   return lines.join("\n") + "\n";
 }
 
+/** A row of `losses.csv` before it is formatted: an epoch row has the epoch's mean training loss, a final row none. */
+interface Row {
+  run: PlannedRun;
+  epoch: number;
+  testLoss: number;
+  trainLoss?: number;
+}
+
 /** Epoch `e`'s row of `run`: the test loss at its start and its mean training loss. */
-function epochRow(run: PlannedRun, r: Pick<TrainResult, "testLoss" | "trainLoss">, e: number): string {
-  return lossRow(runKey(run), e, r.testLoss[e], r.trainLoss[e]);
+function epochRow(run: PlannedRun, r: Pick<TrainResult, "testLoss" | "trainLoss">, e: number): Row {
+  return { run, epoch: e, testLoss: r.testLoss[e], trainLoss: r.trainLoss[e] };
 }
 
 /** The final row of a completed `run`: the test loss after its last epoch, no training loss. */
-function finalRow(run: PlannedRun, r: Pick<TrainResult, "testLoss">): string {
-  return lossRow(runKey(run), r.testLoss.length - 1, r.testLoss.at(-1)!);
+function finalRow(run: PlannedRun, r: Pick<TrainResult, "testLoss">): Row {
+  return { run, epoch: r.testLoss.length - 1, testLoss: r.testLoss.at(-1)! };
+}
+
+/** `row` as a line of the file. */
+function line(row: Row): string {
+  return lossRow(runKey(row.run), row.epoch, row.testLoss, row.trainLoss);
 }
 
 /** The cells that name `run` in the CSV files. */
@@ -56,34 +71,59 @@ export function runKey(run: PlannedRun): RunKey {
   return { variant: run.group.variant, swept: run.group.configuration.swept, seed: run.seed };
 }
 
+/**
+ * How often, at most, epoch rows are handed to the file, in milliseconds: a
+ * row reaches it at the end of the first epoch at least this long after the
+ * last write, or when its run finishes. Long epochs still show on disk one by
+ * one; the notebook's 10-epoch runs, done in a few milliseconds, write once
+ * each instead of starting a write at every epoch of the timed training.
+ */
+const WRITE_INTERVAL_MS = 1000;
+
 /** Appends `losses.csv` in plan order as epochs complete. */
 export class LossesWriter {
   readonly #file: Deno.FsFile;
-  /** Lines of runs after the head, waiting for their turn. */
-  readonly #waiting = new Map<number, string[]>();
+  /** Rows of runs after the head, waiting for their turn. */
+  readonly #waiting = new Map<number, Row[]>();
   readonly #finished = new Set<number>();
-  /** The earliest run not yet finished: its lines go straight to the file. */
+  /** The earliest run not yet finished: its rows are ready to be written. */
   #head = 0;
+  /** Rows that may be written, in the file's order, not yet handed to it. */
+  #ready: Row[] = [];
+  /** The clock of {@link WRITE_INTERVAL_MS}, in milliseconds. */
+  readonly #now: () => number;
+  /** When rows were last handed to the file. */
+  #lastWrite: number;
   /** Writes in the order they were asked for. */
   #writes: Promise<void> = Promise.resolve();
 
-  private constructor(file: Deno.FsFile) {
+  private constructor(file: Deno.FsFile, now: () => number) {
     this.#file = file;
+    this.#now = now;
+    this.#lastWrite = now();
   }
 
-  /** Creates (or empties) the file at `path` and writes the header of `runs`' columns. */
-  static async create(path: string, runs: readonly PlannedRun[]): Promise<LossesWriter> {
+  /**
+   * Creates (or empties) the file at `path` and writes the header of `runs`'
+   * columns. `now` is the clock the rows' writes are spaced by (a test's own).
+   */
+  static async create(
+    path: string,
+    runs: readonly PlannedRun[],
+    now: () => number = () => performance.now(),
+  ): Promise<LossesWriter> {
     const file = await Deno.open(path, { write: true, create: true, truncate: true });
-    const writer = new LossesWriter(file);
+    const writer = new LossesWriter(file, now);
     writer.#write([lossesHeader(runKey(runs[0]))]);
     await writer.#writes;
     return writer;
   }
 
-  /** Epoch `trainLoss.length − 1` of `run` completed: its row. */
+  /** Epoch `trainLoss.length − 1` of `run` completed: its row (on disk within about {@link WRITE_INTERVAL_MS}). */
   epoch(run: PlannedRun, partial: Pick<TrainResult, "testLoss" | "trainLoss">): void {
     const e = partial.trainLoss.length - 1;
     this.#add(run.index, epochRow(run, partial, e));
+    if (this.#now() - this.#lastWrite >= WRITE_INTERVAL_MS) this.#writeReady();
   }
 
   /** `run` finished: the final row when it completed, then the rows of the runs that waited for it. */
@@ -92,17 +132,17 @@ export class LossesWriter {
       this.#add(run.index, finalRow(run, result));
     }
     this.#finished.add(run.index);
-    const lines: string[] = [];
     while (this.#finished.has(this.#head)) {
       this.#head++;
-      lines.push(...(this.#waiting.get(this.#head) ?? []));
+      this.#ready.push(...(this.#waiting.get(this.#head) ?? []));
       this.#waiting.delete(this.#head);
     }
-    if (lines.length > 0) this.#write(lines);
+    this.#writeReady();
   }
 
-  /** Resolves when every row asked for so far that may be written is on disk. */
+  /** Hands the rows that may be written to the file; resolves when they and every earlier row are on disk. */
   flushed(): Promise<void> {
+    this.#writeReady();
     return this.#writes;
   }
 
@@ -111,9 +151,9 @@ export class LossesWriter {
    * never finished: an interrupted plan), in plan order, and closes the file.
    */
   async close(): Promise<void> {
-    const rest = [...this.#waiting.keys()].sort((a, b) => a - b).flatMap((i) => this.#waiting.get(i)!);
+    for (const i of [...this.#waiting.keys()].sort((a, b) => a - b)) this.#ready.push(...this.#waiting.get(i)!);
     this.#waiting.clear();
-    if (rest.length > 0) this.#write(rest);
+    this.#writeReady();
     try {
       await this.#writes;
     } finally {
@@ -121,11 +161,22 @@ export class LossesWriter {
     }
   }
 
-  #add(index: number, line: string): void {
-    if (index === this.#head) return this.#write([line]);
+  #add(index: number, row: Row): void {
+    if (index === this.#head) {
+      this.#ready.push(row);
+      return;
+    }
     const waiting = this.#waiting.get(index) ?? [];
-    waiting.push(line);
+    waiting.push(row);
     this.#waiting.set(index, waiting);
+  }
+
+  #writeReady(): void {
+    if (this.#ready.length === 0) return;
+    const lines = this.#ready.map(line);
+    this.#ready = [];
+    this.#lastWrite = this.#now();
+    this.#write(lines);
   }
 
   #write(lines: string[]): void {
