@@ -52,25 +52,29 @@ Deno.test("the recorder keeps three snapshots of every layer and each epoch's me
   }
 });
 
-Deno.test("a net's layer histograms, read in one call where the fused kernels left the values, count what layerOutputs gives", async () => {
-  for (const variant of ["mybn", "none"] as const) {
+Deno.test("a net's layer histograms, copied in one piece (where the fused kernels left the values, or from each layer), count what layerOutputs gives", async () => {
+  for (const [variant, path] of [["mybn", "fused"], ["none", "fused"], ["torch", "layers"]] as const) {
     let checked = 0;
     const bins = { lo: -3, hi: 3, count: 12 }, post = { lo: -1, hi: 1, count: 20 };
     const check = (net: Net, rows: number) => {
       const got = net.layerHistograms(rows, bins, post);
       for (let l = 0; l < DEFAULTS.layers; l++) {
         const { preActivation, activation } = net.layerOutputs(rows, l);
-        assert.deepEqual(got.pre[l], histogram(preActivation, bins), `${variant} layer ${l} pre (${rows} rows)`);
-        assert.deepEqual(got.post[l], histogram(activation, post), `${variant} layer ${l} post (${rows} rows)`);
+        assert.deepEqual(
+          got.pre[l],
+          histogram(preActivation, bins),
+          `${variant} ${path} layer ${l} pre (${rows} rows)`,
+        );
+        assert.deepEqual(got.post[l], histogram(activation, post), `${variant} ${path} layer ${l} post (${rows} rows)`);
       }
       checked++;
     };
     // The test set (100 rows, a whole number of vectors), and batches of 39 rows (stride 40) and a last one of 25 (stride 28) after training steps.
-    await trainVariant(variant, notebookData(0), { ...DEFAULTS, epochs: 1, batchSize: 39 }, {
+    await trainVariant(variant, notebookData(0), { ...DEFAULTS, epochs: 1, batchSize: 39, path }, {
       onEval: (_epoch, net, rows) => check(net, rows),
       afterStep: (net, batch) => (batch.step % 9 === 0 || batch.rows !== 39) && check(net, batch.rows),
     });
-    assert.ok(checked >= 4, `${variant}: ${checked} checks`);
+    assert.ok(checked >= 4, `${variant} ${path}: ${checked} checks`);
   }
 });
 

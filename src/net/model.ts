@@ -49,7 +49,7 @@ import {
   type StepsRecord,
   type StepsStop,
 } from "../kernels/fused.ts";
-import { type Bins, histogram, histogram_blocks, transpose } from "../kernels/data.ts";
+import { type Bins, type Blocks, histogram_blocks, transpose } from "../kernels/data.ts";
 import { mse_backward, mse_forward } from "../kernels/loss.ts";
 import type { Random } from "./random.ts";
 
@@ -555,20 +555,36 @@ export class Net {
   }
 
   /**
-   * {@link histogram} of every hidden layer's activation input and output
-   * (as {@link Net.layerOutputs} gives them) for the first `n` rows: where the
-   * fused kernels left them, every layer in one kernel call per kind.
+   * A copy of every hidden layer's activation input and output (as
+   * {@link Net.layerOutputs} gives them) for the first `n` rows, to count
+   * later with {@link layerHistograms}: where the fused kernels left them, one
+   * copy of the work space's span that holds them all.
    */
-  layerHistograms(n: number, pre: Bins, post: Bins): { pre: number[][]; post: number[][] } {
+  layerValues(n: number): LayerValues {
     if (this.#fusedRows === n && this.#fusedWork !== null) {
-      const at = fusedActivationBlocks(this.#fusedShape, n);
-      return { pre: histogram_blocks(this.#fusedWork, at.u, pre), post: histogram_blocks(this.#fusedWork, at.h, post) };
+      const { u, h } = fusedActivationBlocks(this.#fusedShape, n);
+      const start = Math.min(u.first, h.first);
+      const end = Math.max(u.first, h.first) + (u.blocks - 1) * u.blockStride + (u.rows - 1) * u.rowStride + u.cols;
+      return {
+        values: this.#fusedWork.f32.slice(start, end),
+        pre: { ...u, first: u.first - start },
+        post: { ...h, first: h.first - start },
+      };
     }
-    const layers = Array.from({ length: this.spec.layers }, (_, l) => this.layerOutputs(n, l));
-    return {
-      pre: layers.map((o) => histogram(o.preActivation, pre)),
-      post: layers.map((o) => histogram(o.activation, post)),
-    };
+    const L = this.spec.layers, size = n * this.spec.hidden;
+    const values = new Float32Array(2 * L * size);
+    for (let l = 0; l < L; l++) {
+      const { preActivation, activation } = this.layerOutputs(n, l);
+      values.set(preActivation.f32, l * size);
+      values.set(activation.f32, (L + l) * size);
+    }
+    const at = (first: number): Blocks => ({ first, blocks: L, blockStride: size, rows: 1, rowStride: 0, cols: size });
+    return { values, pre: at(0), post: at(L * size) };
+  }
+
+  /** {@link layerHistograms} of {@link Net.layerValues}: every hidden layer's values for the first `n` rows, counted now. */
+  layerHistograms(n: number, pre: Bins, post: Bins): { pre: number[][]; post: number[][] } {
+    return layerHistograms(this.layerValues(n), pre, post);
   }
 
   /**
@@ -813,6 +829,30 @@ export class Net {
     };
     this.#views.set(n, a);
     return a;
+  }
+}
+
+/** Every hidden layer's activation input (`pre`) and output (`post`) values, copied out of the arena ({@link Net.layerValues}). */
+export interface LayerValues {
+  /** The values, laid out as `pre` and `post` say. */
+  values: Float32Array;
+  /** Where each layer's activation inputs are: a block per layer. */
+  pre: Blocks;
+  /** Where each layer's activation outputs are: a block per layer. */
+  post: Blocks;
+}
+
+/**
+ * The histogram (data.ts `histogram`) of each layer's activation inputs and outputs in `v`
+ * ({@link Net.layerValues}), every layer in one kernel call per kind.
+ */
+export function layerHistograms(v: LayerValues, pre: Bins, post: Bins): { pre: number[][]; post: number[][] } {
+  const mark = arena.mark();
+  try {
+    const t = arena.f32([v.values.length]).set(v.values);
+    return { pre: histogram_blocks(t, v.pre, pre), post: histogram_blocks(t, v.post, post) };
+  } finally {
+    arena.release(mark);
   }
 }
 
