@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { histogram } from "../src/kernels/data.ts";
 import { parseCsv } from "../src/outputs/csv.ts";
 import { notebookData } from "../src/net/dataset.ts";
-import { LayerRecorder, snapshotEpochs } from "../src/net/diagnostics.ts";
+import { LayerRecorder, PRE_ACTIVATION_BINS, snapshotEpochs } from "../src/net/diagnostics.ts";
 import type { Net } from "../src/net/model.ts";
 import { DEFAULTS, trainVariant } from "../src/net/train.ts";
 import { inTempDir, train } from "./cli.ts";
@@ -49,6 +49,35 @@ Deno.test("the recorder keeps three snapshots of every layer and each epoch's me
     const mean = norms[epoch].reduce((a, b) => a + b, 0) / norms[epoch].length;
     // f64 sums of the same f32 squares in another order: ~1e-15 relative.
     assert.ok(Math.abs(row[1] - mean) <= 1e-12 * mean, `epoch ${epoch}: ${row[1]} vs ${mean}`);
+  }
+});
+
+Deno.test("the recorder's histograms are each snapshot's counts at its eval, kept as a copy (narrow) or counted at once (wide)", async () => {
+  // Width 10: 8,000 values a snapshot, kept and counted later; width 384: 307,200, past the 2^18 kept.
+  for (const hidden of [10, 384]) {
+    const config = { ...DEFAULTS, hidden, epochs: 2 };
+    const recorder = new LayerRecorder(config.layers, config.activation, config.epochs);
+    const hooks = recorder.hooks();
+    const post = { lo: -1, hi: 1, count: 20 };
+    const want: { epoch: number; counts: { pre: number[][]; post: number[][] } }[] = [];
+    await trainVariant("torch", notebookData(0), config, {
+      ...hooks,
+      onEval: (epoch, net, rows) => {
+        hooks.onEval!(epoch, net, rows);
+        want.push({ epoch, counts: net.layerHistograms(rows, PRE_ACTIVATION_BINS, post) });
+      },
+    });
+    const got = recorder.result().histograms;
+    assert.equal(got.length, 3 * config.layers * 2, `width ${hidden}`);
+    for (const h of got) {
+      const w = want.find((w) => w.epoch === h.epoch)!.counts;
+      assert.deepEqual(h.bins, h.kind === "pre" ? PRE_ACTIVATION_BINS : post);
+      assert.deepEqual(
+        h.counts,
+        h.kind === "pre" ? w.pre[h.layer] : w.post[h.layer],
+        `width ${hidden}: ${h.epoch} ${h.layer} ${h.kind}`,
+      );
+    }
   }
 });
 

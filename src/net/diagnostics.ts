@@ -60,6 +60,15 @@ export interface Diagnostics {
   gradNorms: number[][];
 }
 
+/**
+ * Up to this many values (activation inputs and outputs of every layer) a
+ * snapshot is kept as a copy and counted when the recorder's result is asked
+ * for (1 MB: the notebook's network has 8,000); a wider network's are counted
+ * at once instead of copied (at width 4096 and 64 layers a copy would take
+ * 210 MB).
+ */
+const DEFERRED_VALUES = 1 << 18;
+
 /** The first, middle and last epoch (0, ⌊E/2⌋, E), without repeats. */
 export function snapshotEpochs(epochs: number): number[] {
   return [...new Set([0, Math.floor(epochs / 2), epochs])];
@@ -103,11 +112,7 @@ export class LayerRecorder {
   /** Everything recorded so far. */
   result(): Diagnostics {
     for (const { epoch, values } of this.#uncounted) {
-      const { pre, post } = layerHistograms(values, PRE_ACTIVATION_BINS, this.#post);
-      for (let layer = 0; layer < this.#layers; layer++) {
-        this.#histograms.push({ epoch, layer, kind: "pre", bins: PRE_ACTIVATION_BINS, counts: pre[layer] });
-        this.#histograms.push({ epoch, layer, kind: "post", bins: this.#post, counts: post[layer] });
-      }
+      this.#record(epoch, layerHistograms(values, PRE_ACTIVATION_BINS, this.#post));
     }
     this.#uncounted = [];
     return {
@@ -126,10 +131,22 @@ export class LayerRecorder {
       this.#steps = 0;
     }
     if (!this.#snapshots.includes(epoch)) return;
-    // One copy of every layer's values now, counted when the result is asked for: this runs while training
-    // is timed, and only at a few evals, so its JavaScript never gets warm (counting here took 50–150 µs a
-    // snapshot, a call per layer and kind before that 0.3–0.9 ms).
-    this.#uncounted.push({ epoch, values: net.layerValues(rows) });
+    // One copy of every layer's values now, counted when the result is asked for (up to DEFERRED_VALUES):
+    // this runs while training is timed, and only at a few evals, so its JavaScript never gets warm
+    // (counting here took 50–150 µs a snapshot of the notebook's network, a call per layer and kind
+    // before that 0.3–0.9 ms).
+    if (2 * this.#layers * rows * net.spec.hidden <= DEFERRED_VALUES) {
+      this.#uncounted.push({ epoch, values: net.layerValues(rows) });
+    } else {
+      this.#record(epoch, net.layerHistograms(rows, PRE_ACTIVATION_BINS, this.#post));
+    }
+  }
+
+  #record(epoch: number, counts: { pre: number[][]; post: number[][] }): void {
+    for (let layer = 0; layer < this.#layers; layer++) {
+      this.#histograms.push({ epoch, layer, kind: "pre", bins: PRE_ACTIVATION_BINS, counts: counts.pre[layer] });
+      this.#histograms.push({ epoch, layer, kind: "post", bins: this.#post, counts: counts.post[layer] });
+    }
   }
 
   #afterSteps(norms: ArrayLike<number>, steps: number): void {
