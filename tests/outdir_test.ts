@@ -26,7 +26,7 @@ Deno.test("a second run cannot take a directory a first one holds; it can once t
       holder: String(Deno.pid),
     });
     await first.writeFile("losses.csv", "x\n");
-    await first.release();
+    first.release();
     assert.deepEqual(names(`${tmp}/out`), [MANIFEST_FILE, "losses.csv"]);
     assert.deepEqual(problem(`${tmp}/out`), { kind: "not-empty", path: `${tmp}/out` });
     assert.deepEqual(names(`${tmp}/out`), [MANIFEST_FILE, "losses.csv"], "a refused open leaves no lock");
@@ -52,7 +52,7 @@ Deno.test("--force removes every file the earlier run listed and keeps every oth
   await inTempDir(async (tmp) => {
     const earlier = OutDir.open(`${tmp}/out`, { force: false });
     for (const name of ["losses.csv", "model-mybn.safetensors", "index.html"]) await earlier.writeFile(name, "old\n");
-    await earlier.release();
+    earlier.release();
     await Deno.writeTextFile(`${tmp}/out/notes.txt`, "mine\n");
     await Deno.writeTextFile(`${tmp}/out/${MANIFEST_FILE}`, "../outside.txt\nnotes-missing.txt\n", { append: true });
     await Deno.writeTextFile(`${tmp}/outside.txt`, "not in the directory\n");
@@ -60,7 +60,7 @@ Deno.test("--force removes every file the earlier run listed and keeps every oth
     assert.deepEqual(names(`${tmp}/out`), [LOCK_FILE, MANIFEST_FILE, "notes.txt"].sort());
     assert.equal(await Deno.readTextFile(`${tmp}/outside.txt`), "not in the directory\n");
     await again.writeFile("losses.csv", "new\n");
-    await again.release();
+    again.release();
     assert.equal(await Deno.readTextFile(`${tmp}/out/${MANIFEST_FILE}`), "losses.csv\n");
   });
 });

@@ -122,7 +122,7 @@ export async function main(args: string[]): Promise<number> {
     try {
       return await runAndWrite(p, dir, opts);
     } finally {
-      await dir.release();
+      dir.release();
     }
   } catch (err) {
     console.error(`train: ${err instanceof Error ? err.message : String(err)}`);

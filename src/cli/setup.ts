@@ -11,7 +11,7 @@
  * const opts = parseOptions(["--seeds", "3"]);
  * const plan = planFor(opts);
  * const dir = takeOutDir(opts);
- * await dir.release();
+ * dir.release();
  * ```
  * @module
  */

@@ -11,7 +11,7 @@
  * import { OutDir } from "./outdir.ts";
  * const out = OutDir.open("runs/demo", { force: false });
  * await out.writeFile("notes.txt", "hello\n");
- * await out.release();
+ * out.release();
  * ```
  * @module
  */
@@ -111,7 +111,7 @@ export class OutDir {
       }
       Deno.writeTextFileSync(`${path}/${MANIFEST_FILE}`, "");
     } catch (err) {
-      dir.#unlock();
+      dir.release();
       throw err;
     }
     return dir;
@@ -154,13 +154,8 @@ export class OutDir {
     await writeFileAtomic(`${this.path}/${name}`, content);
   }
 
-  /** Gives the directory up: removes the lock. */
-  async release(): Promise<void> {
-    await Deno.remove(`${this.path}/${LOCK_FILE}`).catch(() => {});
-  }
-
-  /** {@link OutDir.release} where {@link OutDir.open} fails. */
-  #unlock(): void {
+  /** Gives the directory up: removes the lock (synchronously, as {@link OutDir.open} took it). */
+  release(): void {
     try {
       Deno.removeSync(`${this.path}/${LOCK_FILE}`);
     } catch { /* not there */ }
