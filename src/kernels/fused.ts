@@ -287,13 +287,13 @@ export function fused_eval(
  */
 export function fusedActivations(
   work: Tensor,
-  shape: Pick<FusedShape, "hidden" | "bn">,
+  shape: Pick<FusedShape, "hidden" | "layers" | "bn">,
   n: number,
   layer: number,
 ): { u: Tensor; h: Tensor; stride: number } {
-  const stride = (n + 3) & ~3, H = shape.hidden;
-  const at = (which: number) => work.slice(k.fused_activation_offset(H, n, layer, which) / 4, [H, stride]);
-  return { u: at(shape.bn === null ? 0 : 1), h: at(2), stride };
+  const { u, h } = fusedActivationBlocks(shape, n);
+  const at = (b: Blocks) => work.slice(b.first + layer * b.blockStride, [b.rows, b.rowStride]);
+  return { u: at(u), h: at(h), stride: u.rowStride };
 }
 
 /**
